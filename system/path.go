@@ -1,0 +1,166 @@
+package system
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// MaxSymlinks is how many symbolic links one SecureJoin may expand before it
+// fails with ELOOP, like the kernel's limit.
+const MaxSymlinks = 40
+
+// SecureJoin resolves p inside root as if root were the filesystem root (as
+// a chroot would): symlinks in p, absolute or relative, are followed and
+// interpreted relative to root, ".." at root stays at root, and the result
+// never leaves root. The last component is not followed (like lstat); use
+// SecureJoinFollow to follow it too.
+//
+// Resolution is done in Go by reading the tree under root (Lstat and
+// Readlink), so it works for planning on paths that do not exist yet:
+// missing components (and everything after them) are appended lexically. A
+// path that expands more than MaxSymlinks links fails with an error wrapping
+// syscall.ELOOP ("too many levels of symbolic links").
+//
+// The result is only as good as the moment it was computed: a process that
+// can change the tree under root between SecureJoin and the use of its
+// result can redirect the use. flint runs alone on a root it owns.
+func SecureJoin(root, p string) (string, error) { return secureJoin(root, p, false) }
+
+// SecureJoinFollow is SecureJoin that also follows a symlink in the last
+// component.
+func SecureJoinFollow(root, p string) (string, error) { return secureJoin(root, p, true) }
+
+func secureJoin(root, p string, followLast bool) (string, error) {
+	if root == "" {
+		root = "/"
+	}
+	root = filepath.Clean(root)
+	// resolved is always "" (root itself) or "/a/b" without "." or "..".
+	resolved := ""
+	pending := p
+	links := 0
+	for pending != "" {
+		var comp string
+		if i := strings.IndexByte(pending, '/'); i >= 0 {
+			comp, pending = pending[:i], pending[i+1:]
+		} else {
+			comp, pending = pending, ""
+		}
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			if i := strings.LastIndexByte(resolved, '/'); i >= 0 {
+				resolved = resolved[:i]
+			}
+			continue
+		}
+		next := resolved + "/" + comp
+		// The last component is the one with nothing after it; "x/" and
+		// "x/." name the directory x refers to and therefore follow x.
+		if pending == "" && !followLast {
+			resolved = next
+			break
+		}
+		full := root + next
+		if root == "/" {
+			full = next
+		}
+		fi, err := os.Lstat(full)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				// Nothing (or a non-directory) here yet: the rest is
+				// lexical. ".." later on still cannot climb above root.
+				resolved = next
+				continue
+			}
+			return "", fmt.Errorf("resolving %q in %q: %w", p, root, err)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		links++
+		if links > MaxSymlinks {
+			return "", &fs.PathError{Op: "resolve in root " + root, Path: p, Err: syscall.ELOOP}
+		}
+		target, err := os.Readlink(full)
+		if err != nil {
+			return "", fmt.Errorf("resolving %q in %q: %w", p, root, err)
+		}
+		if strings.HasPrefix(target, "/") {
+			resolved = ""
+		}
+		if pending != "" {
+			pending = target + "/" + pending
+		} else {
+			pending = target
+		}
+	}
+	if resolved == "" {
+		return root, nil
+	}
+	if root == "/" {
+		return resolved, nil
+	}
+	return root + resolved, nil
+}
+
+// WriteFileAtomic writes r to path atomically: it writes a temporary file
+// beside path, sets mode (exactly, not filtered by umask), fsyncs it,
+// renames it over path and fsyncs the directory. On error path is left as it
+// was and the temporary file is removed. The parent directory must exist.
+func WriteFileAtomic(path string, r io.Reader, mode os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".flint-tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = io.Copy(f, r); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = f.Chmod(mode); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("writing %s: fsync: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = syncDir(dir); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,317 @@
+package system
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flintboot/flint/log"
+)
+
+// Cmd is one external command. Name is a logical tool name resolved through
+// Tools; secrets go through Stdin or files, never Args.
+type Cmd struct {
+	Name   string    // logical tool name, e.g. "sgdisk"; resolved through Tools
+	Args   []string  // arguments, without argv[0]
+	Stdin  io.Reader // secrets go through stdin or files, never argv
+	Secret []string  // substrings redacted from the logged argv and stderr
+	Env    []string  // extra KEY=VALUE entries appended to the process environment
+	Dir    string    // working directory; "" = flint's
+}
+
+// Result is what a command produced. Run fills it in even when the command
+// exits non-zero, so callers can interpret tool-specific exit codes.
+type Result struct {
+	Stdout, Stderr []byte
+	ExitCode       int // -1 when the process did not exit normally
+	Duration       time.Duration
+}
+
+// Runner runs external commands. NewRunner runs them for real; DryRun
+// records them.
+type Runner interface {
+	Run(ctx context.Context, c Cmd) (Result, error)
+}
+
+// ErrUnknownTool: Cmd.Name is not in the Tools table.
+var ErrUnknownTool = errors.New("unknown tool")
+
+// ErrToolNotFound: the binary for a tool is not installed (not in $PATH or
+// the configured path does not exist). Callers that tolerate an absent tool
+// (e.g. udevadm) test for it with errors.Is.
+var ErrToolNotFound = errors.New("tool not found")
+
+// ExitError reports a command that ran and failed (non-zero exit or killed).
+// Its message names the tool, the exit code and the last lines of stderr,
+// with the command's secrets redacted.
+type ExitError struct {
+	Tool       string // logical name
+	ExitCode   int    // -1 when killed by a signal or the context
+	StderrTail string // last StderrTailLines lines of stderr, redacted
+	Err        error  // underlying *exec.ExitError or context error
+}
+
+// StderrTailLines is how many trailing stderr lines an ExitError keeps.
+const StderrTailLines = 20
+
+func (e *ExitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s failed with exit code %d", e.Tool, e.ExitCode)
+	if e.ExitCode < 0 && e.Err != nil {
+		fmt.Fprintf(&b, " (%v)", e.Err)
+	}
+	if e.StderrTail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.StderrTail)
+	}
+	return b.String()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+type execRunner struct {
+	log   *log.Logger
+	tools Tools
+}
+
+// NewRunner returns a Runner that executes commands. logger may be nil (the
+// process default logger is used). Each run logs, at debug, the quoted argv
+// with secrets redacted, then the duration and exit code.
+func NewRunner(logger *log.Logger, tools Tools) Runner {
+	if logger == nil {
+		logger = log.Default()
+	}
+	if tools == nil {
+		tools = ToolsFromEnv()
+	}
+	return &execRunner{log: logger, tools: tools}
+}
+
+// ResolveTool maps a logical name to an executable path using t.
+func (t Tools) Resolve(name string) (string, error) {
+	bin, ok := t[name]
+	if !ok {
+		return "", fmt.Errorf("%w %q", ErrUnknownTool, name)
+	}
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		return "", fmt.Errorf("%s (%s): %w: %v", name, bin, ErrToolNotFound, err)
+	}
+	return p, nil
+}
+
+func (r *execRunner) Run(ctx context.Context, c Cmd) (Result, error) {
+	res := Result{ExitCode: -1}
+	path, err := r.tools.Resolve(c.Name)
+	if err != nil {
+		return res, err
+	}
+	argv := QuoteArgv(c.Name, c.Args, c.Secret)
+	r.log.Debugf("running: %s", argv)
+
+	cmd := exec.CommandContext(ctx, path, c.Args...)
+	cmd.Stdin = c.Stdin
+	cmd.Dir = c.Dir
+	if len(c.Env) > 0 {
+		cmd.Env = append(cmd.Environ(), c.Env...)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	// Give a cancelled command a moment to exit after SIGKILL before Wait
+	// returns regardless of grandchildren holding the pipes.
+	cmd.WaitDelay = 5 * time.Second
+
+	start := time.Now()
+	runErr := cmd.Run()
+	res.Duration = time.Since(start)
+	res.Stdout = stdout.Bytes()
+	res.Stderr = stderr.Bytes()
+	if cmd.ProcessState != nil {
+		res.ExitCode = cmd.ProcessState.ExitCode()
+	}
+	d := res.Duration.Round(time.Millisecond)
+	if runErr == nil {
+		r.log.Debugf("%s exited 0 after %s", c.Name, d)
+		return res, nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(runErr, &ee) && cmd.ProcessState == nil {
+		// Could not start at all (e.g. exec format error, permission).
+		r.log.Debugf("%s could not start after %s: %v", c.Name, d, runErr)
+		return res, fmt.Errorf("starting %s (%s): %w", c.Name, path, runErr)
+	}
+	if ctx.Err() != nil {
+		runErr = fmt.Errorf("%w (%w)", ctx.Err(), runErr)
+	}
+	xe := &ExitError{
+		Tool:       c.Name,
+		ExitCode:   res.ExitCode,
+		StderrTail: Redact(tailLines(res.Stderr, StderrTailLines), c.Secret),
+		Err:        runErr,
+	}
+	r.log.Debugf("%s exited %d after %s", c.Name, res.ExitCode, d)
+	return res, xe
+}
+
+// tailLines returns the last n non-empty-trailing lines of b, joined with
+// "\n" and trimmed.
+func tailLines(b []byte, n int) string {
+	s := strings.TrimRight(string(b), "\n\r\t ")
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// RedactedMark replaces secrets in logs.
+const RedactedMark = "<redacted>"
+
+// Redact replaces every occurrence of each non-empty secret in s.
+// Longer secrets are replaced first so a secret containing another is fully
+// hidden.
+func Redact(s string, secrets []string) string {
+	if len(secrets) == 0 {
+		return s
+	}
+	sorted := make([]string, 0, len(secrets))
+	for _, x := range secrets {
+		if x != "" {
+			sorted = append(sorted, x)
+		}
+	}
+	// insertion sort by length, descending (lists are tiny)
+	for i := 1; i < len(sorted); i++ {
+		for j := i; j > 0 && len(sorted[j]) > len(sorted[j-1]); j-- {
+			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
+		}
+	}
+	for _, x := range sorted {
+		s = strings.ReplaceAll(s, x, RedactedMark)
+	}
+	return s
+}
+
+// QuoteArgv renders name and args as one shell-quoted line (POSIX single
+// quotes where needed), with secrets redacted. Redaction happens per
+// argument before quoting, and once more on the whole line.
+func QuoteArgv(name string, args []string, secrets []string) string {
+	parts := make([]string, 0, len(args)+1)
+	parts = append(parts, shellQuote(Redact(name, secrets)))
+	for _, a := range args {
+		parts = append(parts, shellQuote(Redact(a, secrets)))
+	}
+	return Redact(strings.Join(parts, " "), secrets)
+}
+
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	unsafe := strings.IndexFunc(s, func(r rune) bool {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return false
+		case strings.ContainsRune("-_./:=,+@%^", r):
+			return false
+		}
+		return true
+	})
+	if unsafe < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Call is one command recorded by DryRun. Stdin holds what the command
+// would have read (the reader is drained); treat it as secret.
+type Call struct {
+	Name   string
+	Args   []string
+	Stdin  []byte
+	Secret []string
+	Env    []string
+	Dir    string
+}
+
+// String renders the call as a redacted, quoted command line (stdin is
+// never shown, only its size).
+func (c Call) String() string {
+	s := QuoteArgv(c.Name, c.Args, c.Secret)
+	if c.Stdin != nil {
+		s += fmt.Sprintf(" <stdin: %d bytes>", len(c.Stdin))
+	}
+	return s
+}
+
+// DryRun is a Runner that records commands instead of running them (flint
+// plan, tests). Respond, when set, decides each command's result; otherwise
+// every command "succeeds" with empty output. Safe for concurrent use.
+type DryRun struct {
+	Respond func(Call) (Result, error)
+
+	mu    sync.Mutex
+	calls []Call
+}
+
+// Run records c and returns Respond's answer (or success).
+func (d *DryRun) Run(ctx context.Context, c Cmd) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{ExitCode: -1}, err
+	}
+	call := Call{
+		Name:   c.Name,
+		Args:   append([]string(nil), c.Args...),
+		Secret: append([]string(nil), c.Secret...),
+		Env:    append([]string(nil), c.Env...),
+		Dir:    c.Dir,
+	}
+	if c.Stdin != nil {
+		b, err := io.ReadAll(c.Stdin)
+		if err != nil {
+			return Result{ExitCode: -1}, fmt.Errorf("dry run %s: reading stdin: %w", c.Name, err)
+		}
+		call.Stdin = b
+	}
+	d.mu.Lock()
+	d.calls = append(d.calls, call)
+	d.mu.Unlock()
+	if d.Respond != nil {
+		return d.Respond(call)
+	}
+	return Result{}, nil
+}
+
+// Calls returns a copy of the recorded commands in order.
+func (d *DryRun) Calls() []Call {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Call(nil), d.calls...)
+}
+
+// Lines returns the recorded commands as redacted command lines.
+func (d *DryRun) Lines() []string {
+	calls := d.Calls()
+	out := make([]string, len(calls))
+	for i, c := range calls {
+		out[i] = c.String()
+	}
+	return out
+}
+
+// Reset forgets the recorded commands.
+func (d *DryRun) Reset() {
+	d.mu.Lock()
+	d.calls = nil
+	d.mu.Unlock()
+}
