@@ -1,0 +1,434 @@
+package resource
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flintboot/flint/log"
+)
+
+// sink receives the decompressed content. written reports how many bytes
+// it has accepted; reset rewinds it for a clean retry and reports whether it
+// could.
+type sink interface {
+	io.Writer
+	written() int64
+	reset() bool
+}
+
+type plainSink struct {
+	w io.Writer
+	n int64
+}
+
+func (s *plainSink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.n += int64(n)
+	return n, err
+}
+func (s *plainSink) written() int64 { return s.n }
+func (s *plainSink) reset() bool    { return s.n == 0 }
+
+type bufSink struct {
+	buf   []byte
+	limit int64
+}
+
+func (s *bufSink) Write(p []byte) (int, error) {
+	if s.limit > 0 && int64(len(s.buf)+len(p)) > s.limit {
+		return 0, fmt.Errorf("%w (%d bytes)", ErrTooLarge, s.limit)
+	}
+	s.buf = append(s.buf, p...)
+	return len(p), nil
+}
+func (s *bufSink) written() int64 { return int64(len(s.buf)) }
+func (s *bufSink) reset() bool    { s.buf = s.buf[:0]; return true }
+
+type fileSink struct {
+	f *os.File
+	n int64
+}
+
+func (s *fileSink) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.n += int64(n)
+	return n, err
+}
+func (s *fileSink) written() int64 { return s.n }
+func (s *fileSink) reset() bool {
+	if s.n == 0 {
+		return true
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return false
+	}
+	if err := s.f.Truncate(0); err != nil {
+		return false
+	}
+	s.n = 0
+	return true
+}
+
+// transientError marks a failure worth another attempt.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+func transient(err error) error { return &transientError{err} }
+
+// hashSpec is a parsed Source.Hash.
+type hashSpec struct {
+	name string
+	want string
+	new  func() hash.Hash
+}
+
+func parseHash(s string) (*hashSpec, error) {
+	if s == "" {
+		return nil, nil
+	}
+	name, sum, ok := strings.Cut(s, "-")
+	if !ok {
+		return nil, fmt.Errorf("malformed hash %q", s)
+	}
+	var h hashSpec
+	switch name {
+	case "sha512":
+		h = hashSpec{name: name, new: sha512.New}
+	case "sha256":
+		h = hashSpec{name: name, new: sha256.New}
+	default:
+		return nil, fmt.Errorf("unrecognized hash function %q", name)
+	}
+	raw, err := hex.DecodeString(sum)
+	if err != nil || len(raw) != h.new().Size() {
+		return nil, fmt.Errorf("malformed %s hash", name)
+	}
+	h.want = strings.ToLower(sum)
+	return &h, nil
+}
+
+func redact(u string) string {
+	if u == "" {
+		return "<empty source>"
+	}
+	return log.Redact(u)
+}
+
+// fetch validates src, picks the scheme and runs the attempt loop.
+func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
+	opts, client := f.state()
+	red := redact(src.URL)
+	hs, err := parseHash(src.Hash)
+	if err != nil {
+		return fmt.Errorf("%s: %w", red, err)
+	}
+	switch src.Compression {
+	case "", "gzip":
+	default:
+		return fmt.Errorf("%s: unsupported compression %q", red, src.Compression)
+	}
+	if src.URL == "" {
+		return finish(red, hs, s, nil)
+	}
+	u, err := url.Parse(src.URL)
+	if err != nil {
+		return fmt.Errorf("parsing source URL %s: %w", red, err)
+	}
+	if len(src.Headers) > 0 && u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%s: %w", red, ErrHeadersNotSupported)
+	}
+	if opts.Offline && NeedsNetwork(src.URL) {
+		return fmt.Errorf("%s: %w", red, ErrNeedNet)
+	}
+	var open opener
+	switch u.Scheme {
+	case "http", "https":
+		open = f.httpOpener(client, opts, u, src)
+	case "gs":
+		open, err = f.gsOpener(client, opts, u, src)
+	case "tftp":
+		open = tftpOpener(u)
+	case "s3", "arn":
+		if src.Compression != "" {
+			return fmt.Errorf("%s: %w", red, ErrCompressionNotSupported)
+		}
+		open, err = f.s3Opener(client, opts, src.URL)
+	case "data":
+		open, err = dataOpener(src.URL)
+	case "file":
+		open, err = fileOpener(u)
+	case "oem":
+		open, err = oemOpener(opts, u)
+	default:
+		return fmt.Errorf("%s: %w %q", red, ErrUnsupportedScheme, u.Scheme)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", red, err)
+	}
+	if opts.TotalTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.TotalTimeout)
+		defer cancel()
+	}
+	return f.retry(ctx, red, func(ctx context.Context, attempt int) error {
+		body, err := open(ctx, attempt)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		return process(red, body, src.Compression, hs, s)
+	})
+}
+
+// opener starts one attempt and returns the raw (still compressed) body.
+// Errors worth retrying are wrapped with transient.
+type opener func(ctx context.Context, attempt int) (io.ReadCloser, error)
+
+// retry runs attempt until it succeeds, fails permanently or ctx expires.
+// Backoff starts at 200ms, doubles, is capped at 5s, plus up to 50% jitter.
+func (f *Fetcher) retry(ctx context.Context, red string, attempt func(context.Context, int) error) error {
+	const (
+		first = 200 * time.Millisecond
+		limit = 5 * time.Second
+	)
+	delay := first
+	var last error
+	for n := 1; ; n++ {
+		if ctx.Err() != nil {
+			return timeoutErr(ctx, last)
+		}
+		err := attempt(ctx, n)
+		if err == nil {
+			return nil
+		}
+		var te *transientError
+		if !errors.As(err, &te) {
+			return err
+		}
+		last = te.err
+		if ctx.Err() != nil {
+			return timeoutErr(ctx, last)
+		}
+		wait := delay + rand.N(delay/2+1)
+		log.Info("%s: attempt #%d failed, retrying in %s: %v", red, n, wait.Round(time.Millisecond), last)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return timeoutErr(ctx, last)
+		case <-t.C:
+		}
+		delay = min(delay*2, limit)
+	}
+}
+
+func timeoutErr(ctx context.Context, last error) error {
+	if last == nil {
+		last = ctx.Err()
+	}
+	if errors.Is(ctx.Err(), context.Canceled) && !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		return fmt.Errorf("fetch canceled: %w", last)
+	}
+	return fmt.Errorf("%w: %w", ErrTimeout, last)
+}
+
+// trackReader remembers a read error of the raw source, to tell a broken
+// transfer (retryable) from corrupt content (final).
+type trackReader struct {
+	r   io.Reader
+	err error
+}
+
+func (t *trackReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
+
+// process runs one attempt's content through decompression, hashing and
+// the sink.
+func process(red string, body io.Reader, compression string, hs *hashSpec, s sink) error {
+	if !s.reset() {
+		return fmt.Errorf("%s: cannot restart a partially written transfer", red)
+	}
+	tr := &trackReader{r: body}
+	var r io.Reader = tr
+	if compression == "gzip" {
+		zr, err := gzip.NewReader(tr)
+		if err != nil {
+			return contentErr(red, tr, s, fmt.Errorf("decompressing: %w", err))
+		}
+		defer zr.Close()
+		r = zr
+	}
+	var h hash.Hash
+	if hs != nil {
+		h = hs.new()
+	}
+	if err := pump(r, h, s); err != nil {
+		var we *writeError
+		if errors.As(err, &we) {
+			return fmt.Errorf("%s: %w", red, we.err)
+		}
+		if compression == "gzip" && tr.err == nil {
+			err = fmt.Errorf("decompressing: %w", err)
+		}
+		return contentErr(red, tr, s, err)
+	}
+	return finish(red, hs, s, h)
+}
+
+// contentErr classifies a failure while reading: a transfer error is
+// transient when the sink can be rewound; anything else is final.
+func contentErr(red string, tr *trackReader, s sink, err error) error {
+	if tr.err != nil {
+		e := fmt.Errorf("%s: reading body: %w", red, tr.err)
+		if s.reset() {
+			return transient(e)
+		}
+		return e
+	}
+	return fmt.Errorf("%s: %w", red, err)
+}
+
+func finish(red string, hs *hashSpec, s sink, h hash.Hash) error {
+	if hs == nil {
+		return nil
+	}
+	if h == nil {
+		h = hs.new()
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != hs.want {
+		return fmt.Errorf("%s: %w (calculated %s but expected %s)", red, ErrHashMismatch, got, hs.want)
+	}
+	return nil
+}
+
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+
+const chunkSize = 128 << 10
+const chunksPerFetch = 4
+
+var chunkPool = sync.Pool{New: func() any { return &chunk{b: make([]byte, chunkSize)} }}
+
+type chunk struct {
+	b    []byte
+	n    int
+	refs atomic.Int32
+}
+
+// pump copies r to w, hashing into h when non-nil. Reading (and
+// decompressing), hashing and writing run on their own goroutines over a
+// ring of chunksPerFetch buffers, so a fetch costs about as much as its
+// slowest step, not the sum of them. Memory: chunksPerFetch*chunkSize.
+func pump(r io.Reader, h hash.Hash, w io.Writer) error {
+	free := make(chan *chunk, chunksPerFetch)
+	for range chunksPerFetch {
+		free <- chunkPool.Get().(*chunk)
+	}
+	refs := int32(1)
+	var hashCh chan *chunk
+	if h != nil {
+		refs = 2
+		hashCh = make(chan *chunk, chunksPerFetch)
+	}
+	writeCh := make(chan *chunk, chunksPerFetch)
+	release := func(c *chunk) {
+		if c.refs.Add(-1) == 0 {
+			free <- c
+		}
+	}
+	var failed atomic.Bool
+	var werr error
+	var wg sync.WaitGroup
+	if h != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range hashCh {
+				h.Write(c.b[:c.n])
+				release(c)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for c := range writeCh {
+			if werr == nil {
+				if _, err := w.Write(c.b[:c.n]); err != nil {
+					werr = err
+					failed.Store(true)
+				}
+			}
+			release(c)
+		}
+	}()
+	var rerr error
+	for !failed.Load() {
+		c := <-free
+		n, err := fill(r, c.b)
+		if n > 0 {
+			c.n = n
+			c.refs.Store(refs)
+			if hashCh != nil {
+				hashCh <- c
+			}
+			writeCh <- c
+		} else {
+			free <- c
+		}
+		if err != nil {
+			if err != io.EOF {
+				rerr = err
+			}
+			break
+		}
+	}
+	if hashCh != nil {
+		close(hashCh)
+	}
+	close(writeCh)
+	wg.Wait()
+	for range chunksPerFetch {
+		chunkPool.Put(<-free)
+	}
+	if werr != nil {
+		return &writeError{werr}
+	}
+	return rerr
+}
+
+// fill reads until b is full or r fails; io.EOF is returned only at the end.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
