@@ -1,0 +1,799 @@
+package config
+
+import (
+	"encoding/json"
+	"net/url"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	vpath "github.com/coreos/vcontext/path"
+	"github.com/coreos/vcontext/report"
+	"github.com/coreos/go-systemd/v22/unit"
+	"github.com/vincent-petithory/dataurl"
+)
+
+// The rule set, written once. Entries are reported at the same JSON paths
+// as the reference, and everything is reported, never just the first error.
+
+type validator struct {
+	ver VersionInfo
+	r   Report
+}
+
+func (v *validator) add(kind report.Kind, err error, p ...any) {
+	if err == nil {
+		return
+	}
+	v.r.Entries = append(v.r.Entries, report.Entry{Kind: kind, Message: err.Error(), Context: vpath.New("json", append([]any{}, p...)...)})
+}
+
+func (v *validator) err(err error, p ...any)  { v.add(report.Error, err, p...) }
+func (v *validator) warn(err error, p ...any) { v.add(report.Warn, err, p...) }
+
+func cat(p []any, more ...any) []any {
+	return append(append(make([]any, 0, len(p)+len(more)), p...), more...)
+}
+
+func validate(cfg *Config, idx int) Report {
+	v := &validator{ver: Versions[idx]}
+	v.config(cfg)
+	return v.r
+}
+
+func isTrue(b *bool) bool       { return b != nil && *b }
+func isFalse(b *bool) bool      { return b != nil && !*b }
+func nilOrEmpty(s *string) bool { return s == nil || *s == "" }
+func notEmpty(s *string) bool   { return s != nil && *s != "" }
+
+func (v *validator) config(c *Config) {
+	v.ignition(&c.Ignition)
+	v.storage(&c.Storage)
+	v.systemd(&c.Systemd)
+	v.passwd(&c.Passwd)
+	v.kargs(&c.KernelArguments)
+	v.systemdConflicts(c)
+}
+
+// ---- ignition ------------------------------------------------------------
+
+func (v *validator) ignition(ig *Ignition) {
+	p := []any{"ignition"}
+	for i := range ig.Config.Merge {
+		mp := cat(p, "config", "merge", i)
+		if nilOrEmpty(ig.Config.Merge[i].Source) {
+			v.err(ErrSourceRequired, mp...)
+		}
+		v.resource(&ig.Config.Merge[i], mp)
+	}
+	v.dupResources(ig.Config.Merge, cat(p, "config", "merge"))
+	v.resource(&ig.Config.Replace, cat(p, "config", "replace"))
+	cas := ig.Security.TLS.CertificateAuthorities
+	for i := range cas {
+		cp := cat(p, "security", "tls", "certificateAuthorities", i)
+		if nilOrEmpty(cas[i].Source) {
+			v.err(ErrSourceRequired, cp...)
+		}
+		v.resource(&cas[i], cp)
+	}
+	v.dupResources(cas, cat(p, "security", "tls", "certificateAuthorities"))
+	v.proxyURL(ig.Proxy.HTTPProxy, true, cat(p, "proxy", "httpProxy"))
+	v.proxyURL(ig.Proxy.HTTPSProxy, false, cat(p, "proxy", "httpsProxy"))
+	dupStrings(v, ig.Proxy.NoProxy, cat(p, "proxy", "noProxy"))
+}
+
+func (v *validator) proxyURL(s *string, isHTTP bool, p []any) {
+	if s == nil {
+		return
+	}
+	u, err := url.Parse(*s)
+	if err != nil {
+		v.err(ErrInvalidURL, p...)
+		return
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		v.err(ErrInvalidProxy, p...)
+		return
+	}
+	if u.Scheme == "http" && !isHTTP {
+		v.warn(ErrInsecureProxy, p...)
+	}
+}
+
+func resourceKey(r *Resource) string {
+	if r.Source == nil {
+		return ""
+	}
+	return *r.Source
+}
+
+func (v *validator) dupResources(list []Resource, p []any) {
+	seen := make(map[string]struct{}, len(list))
+	for i := range list {
+		k := resourceKey(&list[i])
+		if _, dup := seen[k]; dup {
+			v.err(ErrDuplicate, cat(p, i)...)
+		}
+		seen[k] = struct{}{}
+	}
+}
+
+func dupStrings[T ~string](v *validator, list []T, p []any) {
+	if len(list) < 2 {
+		return
+	}
+	seen := make(map[T]struct{}, len(list))
+	for i, s := range list {
+		if _, dup := seen[s]; dup {
+			v.err(ErrDuplicate, cat(p, i)...)
+		}
+		seen[s] = struct{}{}
+	}
+}
+
+// resource validates the shared Resource shape.
+func (v *validator) resource(r *Resource, p []any) {
+	if r.Compression != nil {
+		switch *r.Compression {
+		case "", "gzip":
+		default:
+			v.err(ErrCompressionInval, cat(p, "compression")...)
+		}
+	}
+	if r.Verification.Hash != nil && r.Source == nil {
+		v.err(ErrVerificationAndNilSource, cat(p, "verification", "hash")...)
+	}
+	v.hash(r.Verification.Hash, cat(p, "verification", "hash"))
+	if r.Source != nil {
+		v.err(v.validateURL(*r.Source), cat(p, "source")...)
+	}
+	if len(r.HTTPHeaders) > 0 {
+		v.err(headersScheme(r.Source), cat(p, "httpHeaders")...)
+	}
+	seen := make(map[string]struct{}, len(r.HTTPHeaders))
+	for i, h := range r.HTTPHeaders {
+		hp := cat(p, "httpHeaders", i)
+		if h.Name == "" {
+			v.err(ErrEmptyHTTPHeaderName, cat(hp, "name")...)
+		}
+		if h.Value != nil && *h.Value == "" {
+			v.err(ErrInvalidHTTPHeader, cat(hp, "value")...)
+		}
+		if _, dup := seen[h.Name]; dup {
+			v.err(ErrDuplicate, hp...)
+		}
+		seen[h.Name] = struct{}{}
+	}
+}
+
+func headersScheme(src *string) error {
+	if nilOrEmpty(src) {
+		return ErrInvalidURL
+	}
+	u, err := url.Parse(*src)
+	if err != nil {
+		return ErrInvalidURL
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		return nil
+	}
+	return ErrUnsupportedSchemeForHTTPHeaders
+}
+
+func (v *validator) hash(h *string, p []any) {
+	if h == nil {
+		return
+	}
+	fn, sum, ok := strings.Cut(*h, "-")
+	if !ok {
+		v.err(ErrHashMalformed, p...)
+		return
+	}
+	var size int
+	switch fn {
+	case "sha512":
+		size = 128
+	case "sha256":
+		size = 64
+	}
+	if size == 0 || !v.ver.Hashes[fn] {
+		v.err(ErrHashUnrecognized, p...)
+		return
+	}
+	if len(sum) != size {
+		v.err(ErrHashWrongSize, p...)
+	}
+}
+
+// validateURL checks a resource source under the version's scheme list.
+func (v *validator) validateURL(s string) error {
+	return ValidateURL(s, v.ver.Schemes)
+}
+
+// ValidateURL checks a resource URL against a scheme set (nil = newest).
+func ValidateURL(s string, schemes map[string]bool) error {
+	if schemes == nil {
+		schemes = Versions[len(Versions)-1].Schemes
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return ErrInvalidURL
+	}
+	if !schemes[u.Scheme] {
+		return ErrInvalidScheme
+	}
+	switch u.Scheme {
+	case "s3":
+		return checkVersionID(u)
+	case "arn":
+		if err := checkS3ARN("arn:" + u.Opaque); err != nil {
+			return err
+		}
+		return checkVersionID(u)
+	case "data":
+		if _, err := dataurl.DecodeString(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkVersionID(u *url.URL) error {
+	if vals, ok := u.Query()["versionId"]; ok && (len(vals) == 0 || vals[0] == "") {
+		return ErrInvalidS3VersionID
+	}
+	return nil
+}
+
+// checkS3ARN accepts arn:<partition>:s3:::<bucket>/<key> and
+// arn:<partition>:s3:<region>:<account>:accesspoint/<name>/object/<key>.
+func checkS3ARN(full string) error {
+	if !strings.HasPrefix(full, "arn:") || strings.Count(full, ":") < 5 {
+		return ErrInvalidS3ARN
+	}
+	parts := strings.SplitN(full, ":", 6)
+	if len(parts) != 6 || parts[1] == "" || parts[2] != "s3" || parts[5] == "" {
+		return ErrInvalidS3ARN
+	}
+	segs := strings.Split(full, "/")
+	if strings.HasPrefix(parts[5], "accesspoint/") {
+		if len(segs) < 4 || segs[2] != "object" {
+			return ErrInvalidS3ARN
+		}
+	} else if len(segs) < 2 {
+		return ErrInvalidS3ARN
+	}
+	return nil
+}
+
+// ---- storage -------------------------------------------------------------
+
+func validatePath(p string) error {
+	switch {
+	case p == "":
+		return ErrNoPath
+	case !path.IsAbs(p):
+		return ErrPathRelative
+	case path.Clean(p) != p:
+		return ErrDirtyPath
+	}
+	return nil
+}
+
+func validateMode(m *int) error {
+	if m != nil && (*m < 0 || *m > 07777) {
+		return ErrFileIllegalMode
+	}
+	return nil
+}
+
+func (v *validator) mode(m *int, p []any) {
+	if err := validateMode(m); err != nil {
+		v.err(err, p...)
+		return
+	}
+	if m != nil && *m&07000 != 0 && !v.ver.SpecialModeBits {
+		v.warn(ErrModeSpecialBits, p...)
+	}
+}
+
+func (v *validator) node(n *Node, p []any) {
+	v.err(validatePath(n.Path), cat(p, "path")...)
+	if n.User.ID != nil && notEmpty(n.User.Name) {
+		v.err(ErrBothIDAndNameSet, cat(p, "user")...)
+	}
+	if n.Group.ID != nil && notEmpty(n.Group.Name) {
+		v.err(ErrBothIDAndNameSet, cat(p, "group")...)
+	}
+}
+
+func (v *validator) storage(s *Storage) {
+	sp := []any{"storage"}
+	for i := range s.Directories {
+		d := &s.Directories[i]
+		p := cat(sp, "directories", i)
+		v.node(&d.Node, p)
+		v.mode(d.Mode, cat(p, "mode"))
+		for _, l := range s.Links {
+			if strings.HasPrefix(d.Path, l.Path+"/") {
+				v.err(ErrDirectoryUsedSymlink, p...)
+			}
+		}
+	}
+	for i := range s.Disks {
+		v.disk(&s.Disks[i], cat(sp, "disks", i))
+	}
+	for i := range s.Files {
+		f := &s.Files[i]
+		p := cat(sp, "files", i)
+		v.node(&f.Node, p)
+		v.mode(f.Mode, cat(p, "mode"))
+		if isTrue(f.Overwrite) && f.Contents.Source == nil {
+			v.err(ErrOverwriteAndNilSource, cat(p, "overwrite")...)
+		}
+		v.resource(&f.Contents, cat(p, "contents"))
+		for j := range f.Append {
+			v.resource(&f.Append[j], cat(p, "append", j))
+		}
+		for _, l := range s.Links {
+			if strings.HasPrefix(f.Path, l.Path+"/") {
+				v.err(ErrFileUsedSymlink, p...)
+			}
+		}
+	}
+	disks := make(map[string]*Disk, len(s.Disks))
+	for i := range s.Disks {
+		disks[s.Disks[i].Device] = &s.Disks[i]
+	}
+	for i := range s.Filesystems {
+		fs := &s.Filesystems[i]
+		p := cat(sp, "filesystems", i)
+		v.filesystem(fs, p)
+		if d, ok := disks[fs.Device]; ok {
+			if len(d.Partitions) > 0 {
+				v.warn(ErrPartitionsOverwritten, cat(p, "device")...)
+			} else if !isTrue(fs.WipeFilesystem) && isTrue(d.WipeTable) {
+				v.warn(ErrFilesystemImplicitWipe, cat(p, "device")...)
+			}
+		}
+	}
+	for i := range s.Links {
+		l := &s.Links[i]
+		p := cat(sp, "links", i)
+		v.node(&l.Node, p)
+		if l.Target == nil {
+			v.err(ErrLinkTargetRequired, cat(p, "target")...)
+		}
+		if isTrue(l.Hard) && (l.User.ID != nil || l.User.Name != nil || l.Group.ID != nil || l.Group.Name != nil) {
+			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "hard")...)
+		}
+		for _, l2 := range s.Links {
+			if strings.HasPrefix(l.Path, l2.Path+"/") {
+				v.err(ErrLinkUsedSymlink, p...)
+			}
+		}
+		if isTrue(l.Hard) && l.Target != nil {
+			for _, d := range s.Directories {
+				if *l.Target == d.Path {
+					v.err(ErrHardLinkToDirectory, p...)
+				}
+			}
+		}
+	}
+	for i := range s.Luks {
+		v.luks(&s.Luks[i], cat(sp, "luks", i))
+	}
+	for i := range s.Raid {
+		v.raid(&s.Raid[i], cat(sp, "raid", i))
+	}
+
+	// Duplicates, in field order; files, directories and links share one
+	// key space.
+	nodes := make(map[string]struct{}, len(s.Files)+len(s.Directories)+len(s.Links))
+	dupNode := func(key string, p []any) {
+		if _, dup := nodes[key]; dup {
+			v.err(ErrDuplicate, p...)
+		}
+		nodes[key] = struct{}{}
+	}
+	for i := range s.Directories {
+		dupNode(s.Directories[i].Path, cat(sp, "directories", i))
+	}
+	dupKeys(v, s.Disks, func(d *Disk) string { return d.Device }, cat(sp, "disks"))
+	for i := range s.Files {
+		dupNode(s.Files[i].Path, cat(sp, "files", i))
+	}
+	dupKeys(v, s.Filesystems, func(f *Filesystem) string { return f.Device }, cat(sp, "filesystems"))
+	for i := range s.Links {
+		dupNode(s.Links[i].Path, cat(sp, "links", i))
+	}
+	dupKeys(v, s.Luks, func(l *Luks) string { return l.Name }, cat(sp, "luks"))
+	dupKeys(v, s.Raid, func(r *Raid) string { return r.Name }, cat(sp, "raid"))
+}
+
+func dupKeys[T any](v *validator, list []T, key func(*T) string, p []any) {
+	if len(list) < 2 {
+		return
+	}
+	seen := make(map[string]struct{}, len(list))
+	for i := range list {
+		k := key(&list[i])
+		if _, dup := seen[k]; dup {
+			v.err(ErrDuplicate, cat(p, i)...)
+		}
+		seen[k] = struct{}{}
+	}
+}
+
+var guidRegex = regexp.MustCompile(`^(|[[:xdigit:]]{8}-[[:xdigit:]]{4}-[[:xdigit:]]{4}-[[:xdigit:]]{4}-[[:xdigit:]]{12})$`)
+
+func validateGUID(g *string) error {
+	if g != nil && !guidRegex.MatchString(*g) {
+		return ErrDoesntMatchGUIDRegex
+	}
+	return nil
+}
+
+func partitionKey(p *Partition) string {
+	if p.Number != 0 {
+		return "number:" + strconv.Itoa(p.Number)
+	}
+	if p.Label != nil {
+		return "label:" + *p.Label
+	}
+	return ""
+}
+
+func (v *validator) disk(d *Disk, p []any) {
+	if d.Device == "" {
+		v.err(ErrDiskDeviceRequired, cat(p, "device")...)
+	} else {
+		v.err(validatePath(d.Device), cat(p, "device")...)
+	}
+	for i := range d.Partitions {
+		pt := &d.Partitions[i]
+		pp := cat(p, "partitions", i)
+		if isFalse(pt.ShouldExist) && (pt.Label != nil || notEmpty(pt.TypeGUID) || notEmpty(pt.GUID) || pt.StartMiB != nil || pt.SizeMiB != nil) {
+			v.err(ErrShouldNotExistWithOthers, pp...)
+		}
+		if pt.Number == 0 && pt.Label == nil {
+			v.err(ErrNeedLabelOrNumber, pp...)
+		}
+		if pt.Label != nil {
+			if len(*pt.Label) > 36 {
+				v.err(ErrLabelTooLong, cat(pp, "label")...)
+			} else if strings.Contains(*pt.Label, ":") {
+				v.err(ErrLabelContainsColon, cat(pp, "label")...)
+			}
+		}
+		v.err(validateGUID(pt.GUID), cat(pp, "guid")...)
+		v.err(validateGUID(pt.TypeGUID), cat(pp, "typeGuid")...)
+	}
+	if d.Device == "" || len(d.Partitions) == 0 {
+		dupKeys(v, d.Partitions, partitionKey, cat(p, "partitions"))
+		return
+	}
+	nums := map[int]int{}
+	for _, pt := range d.Partitions {
+		if pt.Number != 0 {
+			nums[pt.Number]++
+		}
+	}
+	for _, n := range nums {
+		if n > 1 {
+			v.err(ErrPartitionNumbersCollide, cat(p, "partitions")...)
+			break
+		}
+	}
+	if partitionsOverlap(d.Partitions) {
+		v.err(ErrPartitionsOverlap, cat(p, "partitions")...)
+	}
+	labels := map[string]bool{}
+	for _, pt := range d.Partitions {
+		if pt.Label != nil {
+			if labels[*pt.Label] {
+				v.err(ErrDuplicateLabels, cat(p, "partitions")...)
+				break
+			}
+			labels[*pt.Label] = true
+		}
+	}
+	dupKeys(v, d.Partitions, partitionKey, cat(p, "partitions"))
+}
+
+func partitionsOverlap(ps []Partition) bool {
+	end := func(p *Partition) int {
+		if *p.SizeMiB == 0 {
+			return int(^uint(0) >> 1)
+		}
+		return *p.StartMiB + *p.SizeMiB - 1
+	}
+	for i := range ps {
+		a := &ps[i]
+		if a.StartMiB == nil || a.SizeMiB == nil || *a.StartMiB == 0 {
+			continue
+		}
+		for j := range ps {
+			b := &ps[j]
+			if i == j || b.StartMiB == nil || b.SizeMiB == nil || *b.StartMiB == 0 {
+				continue
+			}
+			if *a.StartMiB <= end(b) && *b.StartMiB <= end(a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (v *validator) filesystem(f *Filesystem, p []any) {
+	if f.Path != nil {
+		v.err(validatePath(*f.Path), cat(p, "path")...)
+	}
+	virtiofs := f.Format != nil && *f.Format == "virtiofs" && v.ver.Formats["virtiofs"]
+	if virtiofs {
+		switch {
+		case f.Device == "":
+			v.err(ErrNoDevice, cat(p, "device")...)
+		case len(f.Device) > 36:
+			v.err(ErrVirtiofsTagTooLong, cat(p, "device")...)
+		}
+		if notEmpty(f.Label) {
+			v.err(ErrVirtiofsLabel, cat(p, "label")...)
+		}
+		if notEmpty(f.UUID) {
+			v.err(ErrVirtiofsUUID, cat(p, "uuid")...)
+		}
+		if isTrue(f.WipeFilesystem) {
+			v.err(ErrVirtiofsWipe, cat(p, "wipeFilesystem")...)
+		}
+		if len(f.Options) > 0 {
+			v.err(ErrVirtiofsOptions, cat(p, "options")...)
+		}
+		return
+	}
+	v.err(validatePath(f.Device), cat(p, "device")...)
+	if nilOrEmpty(f.Format) {
+		if notEmpty(f.Path) || notEmpty(f.Label) || notEmpty(f.UUID) || isTrue(f.WipeFilesystem) || len(f.MountOptions) != 0 || len(f.Options) != 0 {
+			v.err(ErrFormatNilWithOthers, cat(p, "format")...)
+		}
+	} else if !v.ver.Formats[*f.Format] {
+		v.err(ErrFilesystemInvalidFormat, cat(p, "format")...)
+	}
+	if notEmpty(f.Label) {
+		if nilOrEmpty(f.Format) {
+			v.err(ErrLabelNeedsFormat, cat(p, "label")...)
+		} else {
+			limits := map[string]int{"ext4": 16, "btrfs": 256, "xfs": 12, "swap": 15, "vfat": 11}
+			if n, ok := limits[*f.Format]; ok && len(*f.Label) > n {
+				v.err(errLabelTooLong(*f.Format, n), cat(p, "label")...)
+			}
+		}
+	}
+}
+
+func (v *validator) raid(r *Raid, p []any) {
+	switch {
+	case nilOrEmpty(r.Level):
+		v.err(ErrRaidLevelRequired, cat(p, "level")...)
+	default:
+		switch *r.Level {
+		case "linear", "raid0", "0", "stripe":
+			if r.Spares != nil && *r.Spares != 0 {
+				v.err(ErrSparesUnsupportedForLevel, cat(p, "level")...)
+			}
+		case "raid1", "1", "mirror", "raid4", "4", "raid5", "5", "raid6", "6", "raid10", "10":
+		default:
+			v.err(ErrUnrecognizedRaidLevel, cat(p, "level")...)
+		}
+	}
+	if len(r.Devices) == 0 {
+		v.err(ErrRaidDevicesRequired, cat(p, "devices")...)
+	}
+	for i, d := range r.Devices {
+		v.err(validatePath(string(d)), cat(p, "devices", i)...)
+	}
+	dupStrings(v, r.Devices, cat(p, "devices"))
+}
+
+func (v *validator) luks(l *Luks, p []any) {
+	if strings.Contains(l.Name, "/") {
+		v.err(ErrLuksNameContainsSlash, cat(p, "name")...)
+	}
+	if notEmpty(l.Label) && len(*l.Label) > 47 {
+		v.err(ErrLuksLabelTooLong, cat(p, "label")...)
+	}
+	if nilOrEmpty(l.Device) {
+		v.err(ErrDiskDeviceRequired, cat(p, "device")...)
+	} else {
+		v.err(validatePath(*l.Device), cat(p, "device")...)
+	}
+	if l.KeyFile.Source != nil && v.validateURL(*l.KeyFile.Source) != nil {
+		v.err(ErrInvalidLuksKeyFile, cat(p, "keys")...)
+	}
+	v.resource(&l.KeyFile, cat(p, "keyFile"))
+	if isTrue(l.Cex.Enabled) && clevisPresent(&l.Clevis) {
+		v.err(ErrCexWithClevis, cat(p, "cex")...)
+	}
+	if isTrue(l.Cex.Enabled) && l.KeyFile.Source != nil {
+		v.err(ErrCexWithKeyFile, cat(p, "cex")...)
+	}
+	v.clevis(&l.Clevis, cat(p, "clevis"))
+	dupStrings(v, l.OpenOptions, cat(p, "openOptions"))
+}
+
+func clevisPresent(c *Clevis) bool {
+	return len(c.Tang) > 0 || isTrue(c.Tpm2) || (c.Threshold != nil && *c.Threshold != 0) || customPresent(&c.Custom)
+}
+
+func customPresent(c *ClevisCustom) bool {
+	return c.Pin != nil || c.Config != nil || c.NeedsNetwork != nil
+}
+
+func (v *validator) clevis(c *Clevis, p []any) {
+	if customPresent(&c.Custom) {
+		cp := cat(p, "custom")
+		if nilOrEmpty(c.Custom.Pin) {
+			v.err(ErrClevisPinRequired, cat(cp, "pin")...)
+		} else if v.ver.RestrictedClevisPins {
+			switch *c.Custom.Pin {
+			case "tpm2", "tang", "sss":
+			default:
+				v.err(ErrUnknownClevisPin, cat(cp, "pin")...)
+			}
+		}
+		if nilOrEmpty(c.Custom.Config) {
+			v.err(ErrClevisConfigRequired, cat(cp, "config")...)
+		}
+		if len(c.Tang) > 0 || isTrue(c.Tpm2) || (c.Threshold != nil && *c.Threshold != 1) {
+			v.err(ErrClevisCustomWithOthers, cp...)
+		}
+	}
+	for i := range c.Tang {
+		t := &c.Tang[i]
+		tp := cat(p, "tang", i)
+		if u, err := url.Parse(t.URL); err != nil {
+			v.err(ErrInvalidURL, cat(tp, "url")...)
+		} else if u.Scheme != "http" && u.Scheme != "https" {
+			v.err(ErrInvalidScheme, cat(tp, "url")...)
+		}
+		if nilOrEmpty(t.Thumbprint) {
+			v.err(ErrTangThumbprintRequired, cat(tp, "thumbprint")...)
+		}
+		if notEmpty(t.Advertisement) {
+			var adv any
+			if json.Unmarshal([]byte(*t.Advertisement), &adv) != nil {
+				v.err(ErrInvalidTangAdv, cat(tp, "advertisement")...)
+			}
+		}
+	}
+	dupKeys(v, c.Tang, func(t *Tang) string { return t.URL }, cat(p, "tang"))
+}
+
+// ---- systemd, passwd, kargs ----------------------------------------------
+
+var unitExts = map[string]bool{
+	".service": true, ".socket": true, ".device": true, ".mount": true, ".automount": true, ".swap": true,
+	".target": true, ".path": true, ".timer": true, ".snapshot": true, ".slice": true, ".scope": true,
+}
+
+// ParseUnit parses unit file contents with go-systemd's parser.
+func ParseUnit(contents string) ([]*unit.UnitOption, error) {
+	opts, err := unit.DeserializeOptions(strings.NewReader(contents))
+	if err != nil {
+		return nil, errInvalidUnit(err)
+	}
+	return opts, nil
+}
+
+func errInvalidUnit(err error) error {
+	return &unitError{err}
+}
+
+type unitError struct{ err error }
+
+func (e *unitError) Error() string { return "invalid unit content: " + e.err.Error() }
+func (e *unitError) Unwrap() error { return e.err }
+
+func (v *validator) systemd(s *Systemd) {
+	for i := range s.Units {
+		u := &s.Units[i]
+		p := []any{"systemd", "units", i}
+		if !unitExts[path.Ext(u.Name)] {
+			v.err(ErrInvalidSystemdExt, cat(p, "name")...)
+		}
+		if u.Contents != nil {
+			opts, err := ParseUnit(*u.Contents)
+			v.err(err, cat(p, "contents")...)
+			if err == nil && isTrue(u.Enabled) && *u.Contents != "" {
+				hasInstall := false
+				for _, o := range opts {
+					if o.Section == "Install" {
+						hasInstall = true
+						break
+					}
+				}
+				if !hasInstall {
+					v.warn(errNoInstallSection(u.Name), cat(p, "contents")...)
+				}
+			}
+		}
+		for j := range u.Dropins {
+			d := &u.Dropins[j]
+			dp := cat(p, "dropins", j)
+			if d.Contents != nil {
+				_, err := ParseUnit(*d.Contents)
+				v.err(err, cat(dp, "contents")...)
+			}
+			if path.Ext(d.Name) != ".conf" {
+				v.err(ErrInvalidDropinExt, cat(dp, "name")...)
+			}
+		}
+		dupKeys(v, u.Dropins, func(d *Dropin) string { return d.Name }, cat(p, "dropins"))
+	}
+	dupKeys(v, s.Units, func(u *Unit) string { return u.Name }, []any{"systemd", "units"})
+}
+
+func (v *validator) passwd(pw *Passwd) {
+	for i := range pw.Users {
+		u := &pw.Users[i]
+		p := []any{"passwd", "users", i}
+		dupStrings(v, u.Groups, cat(p, "groups"))
+		dupStrings(v, u.SSHAuthorizedKeys, cat(p, "sshAuthorizedKeys"))
+	}
+	dupKeys(v, pw.Groups, func(g *PasswdGroup) string { return g.Name }, []any{"passwd", "groups"})
+	dupKeys(v, pw.Users, func(u *PasswdUser) string { return u.Name }, []any{"passwd", "users"})
+}
+
+func (v *validator) kargs(k *KernelArguments) {
+	seen := make(map[KernelArgument]struct{}, len(k.ShouldExist)+len(k.ShouldNotExist))
+	for i, a := range k.ShouldExist {
+		if _, dup := seen[a]; dup {
+			v.err(ErrDuplicate, "kernelArguments", "shouldExist", i)
+		}
+		seen[a] = struct{}{}
+	}
+	for i, a := range k.ShouldNotExist {
+		if _, dup := seen[a]; dup {
+			v.err(ErrDuplicate, "kernelArguments", "shouldNotExist", i)
+		}
+		seen[a] = struct{}{}
+	}
+}
+
+// systemdConflicts reports files, directories and links whose path is a
+// unit or drop-in that the config also writes.
+func (v *validator) systemdConflicts(c *Config) {
+	const dir = "/etc/systemd/system/"
+	paths := map[string]bool{}
+	for _, u := range c.Systemd.Units {
+		if notEmpty(u.Contents) {
+			paths[dir+u.Name] = true
+		}
+		for _, d := range u.Dropins {
+			if notEmpty(d.Contents) {
+				paths[dir+u.Name+".d/"+d.Name] = true
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return
+	}
+	for i, f := range c.Storage.Files {
+		if paths[f.Path] {
+			v.err(ErrPathConflictsSystemd, "storage", "files", i, "path")
+		}
+	}
+	for i, d := range c.Storage.Directories {
+		if paths[d.Path] {
+			v.err(ErrPathConflictsSystemd, "storage", "directories", i, "path")
+		}
+	}
+	for i, l := range c.Storage.Links {
+		if paths[l.Path] {
+			v.err(ErrPathConflictsSystemd, "storage", "links", i, "path")
+		}
+	}
+}
