@@ -41,14 +41,18 @@ func secureJoin(root, p string, followLast bool) (string, error) {
 		root = "/"
 	}
 	root = filepath.Clean(root)
+	if strings.IndexByte(p, 0) >= 0 || strings.IndexByte(root, 0) >= 0 {
+		return "", &fs.PathError{Op: "resolve in root " + root, Path: p, Err: syscall.EINVAL}
+	}
 	// resolved is always "" (root itself) or "/a/b" without "." or "..".
 	resolved := ""
 	pending := p
 	links := 0
 	for pending != "" {
 		var comp string
+		slash := false
 		if i := strings.IndexByte(pending, '/'); i >= 0 {
-			comp, pending = pending[:i], pending[i+1:]
+			comp, pending, slash = pending[:i], pending[i+1:], true
 		} else {
 			comp, pending = pending, ""
 		}
@@ -64,7 +68,7 @@ func secureJoin(root, p string, followLast bool) (string, error) {
 		next := resolved + "/" + comp
 		// The last component is the one with nothing after it; "x/" and
 		// "x/." name the directory x refers to and therefore follow x.
-		if pending == "" && !followLast {
+		if pending == "" && !slash && !followLast {
 			resolved = next
 			break
 		}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/flintboot/flint/log"
@@ -124,9 +125,12 @@ func (r *execRunner) Run(ctx context.Context, c Cmd) (Result, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
-	// Give a cancelled command a moment to exit after SIGKILL before Wait
-	// returns regardless of grandchildren holding the pipes.
-	cmd.WaitDelay = 5 * time.Second
+	// On cancellation kill the command's whole process group (tools such
+	// as clevis are shell scripts with children holding our pipes), and
+	// stop waiting for the pipes shortly after.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
 
 	start := time.Now()
 	runErr := cmd.Run()
