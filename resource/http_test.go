@@ -1,0 +1,603 @@
+package resource
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestHTTPDefaultAndUserHeaders(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		io.WriteString(w, "hello")
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{UserAgent: "flint/9.9"})
+	b, err := f.FetchBytes(bg(), Source{URL: srv.URL + "/x"}, 0)
+	if err != nil || string(b) != "hello" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	if got.Get("User-Agent") != "flint/9.9" || got.Get("Accept-Encoding") != "identity" || got.Get("Accept") != AcceptHeader {
+		t.Fatalf("default headers wrong: %v", got)
+	}
+	_, err = f.FetchBytes(bg(), Source{URL: srv.URL + "/x", Headers: []Header{{"Accept", "text/plain"}, {"X-Auth", "s3cret"}}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Get("Accept") != "text/plain" || got.Get("X-Auth") != "s3cret" || got.Get("User-Agent") != "flint/9.9" {
+		t.Fatalf("user headers not applied: %v", got)
+	}
+	// Headers are refused for other schemes.
+	_, err = f.FetchBytes(bg(), Source{URL: "data:,x", Headers: []Header{{"A", "b"}}}, 0)
+	if !errors.Is(err, ErrHeadersNotSupported) {
+		t.Fatalf("want ErrHeadersNotSupported, got %v", err)
+	}
+}
+
+func TestHTTPMethodAndBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s", r.Method, b)
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{})
+	b, err := f.FetchBytes(bg(), Source{URL: srv.URL, Method: "PUT", Body: []byte("tok")}, 0)
+	if err != nil || string(b) != "PUT tok" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+}
+
+func TestRedirectDropsHeaders(t *testing.T) {
+	var first, second http.Header
+	mux := http.NewServeMux()
+	mux.HandleFunc("/a", func(w http.ResponseWriter, r *http.Request) {
+		first = r.Header.Clone()
+		http.Redirect(w, r, "/b", http.StatusFound)
+	})
+	mux.HandleFunc("/b", func(w http.ResponseWriter, r *http.Request) {
+		second = r.Header.Clone()
+		io.WriteString(w, "moved")
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	f := newFetcher(t, Options{})
+	b, err := f.FetchBytes(bg(), Source{URL: srv.URL + "/a", Headers: []Header{{"X-Secret", "v"}, {"Authorization", "Bearer t"}}}, 0)
+	if err != nil || string(b) != "moved" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	if first.Get("X-Secret") != "v" || first.Get("Authorization") != "Bearer t" {
+		t.Fatalf("first request lacks headers: %v", first)
+	}
+	if second.Get("X-Secret") != "" || second.Get("Authorization") != "" {
+		t.Fatalf("redirected request kept custom headers: %v", second)
+	}
+	if second.Get("Accept-Encoding") != "identity" {
+		t.Fatalf("redirected request lost defaults: %v", second)
+	}
+}
+
+func TestHTTPSWithAddedCA(t *testing.T) {
+	ca := newTestCA(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secure")
+	}))
+	srv.TLS = ca.serverConfig(t)
+	srv.StartTLS()
+	defer srv.Close()
+
+	f := newFetcher(t, Options{TotalTimeout: 700 * time.Millisecond})
+	_, err := f.FetchBytes(bg(), Source{URL: srv.URL}, 0)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("want timeout with untrusted cert, got %v", err)
+	}
+	mustContain(t, err, "certificate")
+
+	if err := f.AddCA([]byte("-----BEGIN CERTIFICATE-----\ngarbage\n")); err == nil || !strings.Contains(err.Error(), "unable to decode PEM block") {
+		t.Fatalf("garbage PEM: %v", err)
+	}
+	if err := f.AddCA(append(append([]byte{}, ca.pem...), "\njunk"...)); err == nil {
+		t.Fatal("trailing junk accepted")
+	}
+	if err := f.AddCA(ca.pem); err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.FetchBytes(bg(), Source{URL: srv.URL}, 0)
+	if err != nil || string(b) != "secure" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	// CAs survive SetOptions.
+	if err := f.SetOptions(Options{ResponseHeaderTimeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.FetchBytes(bg(), Source{URL: srv.URL}, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testProxy is a forward proxy: absolute-URI GETs and CONNECT tunnels. It
+// resolves every host to backend, so names that exist nowhere still work
+// and prove the proxy was used.
+type testProxy struct {
+	backend  string // host:port
+	plain    atomic.Int32
+	connects atomic.Int32
+}
+
+func (p *testProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		p.connects.Add(1)
+		up, err := net.Dial("tcp", p.backend)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		hj := w.(http.Hijacker)
+		conn, brw, err := hj.Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+		go func() { io.Copy(up, brw); up.Close() }()
+		io.Copy(conn, up)
+		conn.Close()
+		return
+	}
+	if !r.URL.IsAbs() {
+		http.Error(w, "not a proxy request", http.StatusBadRequest)
+		return
+	}
+	p.plain.Add(1)
+	out, _ := http.NewRequest(r.Method, "http://"+p.backend+r.URL.RequestURI(), r.Body)
+	out.Host = r.Host
+	out.Header = r.Header.Clone()
+	out.Header.Set("X-Via-Proxy", "yes")
+	resp, err := http.DefaultTransport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+func TestProxy(t *testing.T) {
+	ca := newTestCA(t)
+	var sawProxyHeader atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Via-Proxy") == "yes" {
+			sawProxyHeader.Store(true)
+		}
+		io.WriteString(w, "via "+r.Host)
+	})
+	plainSrv := httptest.NewServer(h)
+	defer plainSrv.Close()
+	tlsSrv := httptest.NewUnstartedServer(h)
+	tlsSrv.TLS = ca.serverConfig(t, "secure.flint-test.invalid")
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+
+	hp := &testProxy{backend: strings.TrimPrefix(plainSrv.URL, "http://")}
+	hproxy := httptest.NewServer(hp)
+	defer hproxy.Close()
+	sp := &testProxy{backend: strings.TrimPrefix(tlsSrv.URL, "https://")}
+	sproxy := httptest.NewServer(sp)
+	defer sproxy.Close()
+
+	f := newFetcher(t, Options{Proxy: &Proxy{HTTPProxy: hproxy.URL, HTTPSProxy: sproxy.URL, NoProxy: []string{"direct.flint-test.invalid"}}})
+	if err := f.AddCA(ca.pem); err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.FetchBytes(bg(), Source{URL: "http://plain.flint-test.invalid/f"}, 0)
+	if err != nil || string(b) != "via plain.flint-test.invalid" || hp.plain.Load() != 1 || !sawProxyHeader.Load() {
+		t.Fatalf("plain proxy: %q, %v, %d", b, err, hp.plain.Load())
+	}
+	b, err = f.FetchBytes(bg(), Source{URL: "https://secure.flint-test.invalid/f"}, 0)
+	if err != nil || string(b) != "via secure.flint-test.invalid" || sp.connects.Load() != 1 {
+		t.Fatalf("CONNECT proxy: %q, %v, %d", b, err, sp.connects.Load())
+	}
+	// noProxy: goes direct, so the made-up name does not resolve.
+	f.SetOptions(Options{TotalTimeout: 500 * time.Millisecond, Proxy: &Proxy{HTTPProxy: hproxy.URL, NoProxy: []string{"direct.flint-test.invalid"}}})
+	_, err = f.FetchBytes(bg(), Source{URL: "http://direct.flint-test.invalid/f"}, 0)
+	if err == nil || hp.plain.Load() != 1 {
+		t.Fatalf("noProxy host went through the proxy: %v, %d", err, hp.plain.Load())
+	}
+	// Environment variables are never used.
+	t.Setenv("HTTP_PROXY", hproxy.URL)
+	f.SetOptions(Options{TotalTimeout: 500 * time.Millisecond})
+	if _, err := f.FetchBytes(bg(), Source{URL: "http://env.flint-test.invalid/f"}, 0); err == nil || hp.plain.Load() != 1 {
+		t.Fatalf("HTTP_PROXY from the environment was used: %v", err)
+	}
+}
+
+func TestResponseHeaderTimeoutRetries(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			select {
+			case <-time.After(3 * time.Second):
+			case <-r.Context().Done():
+			}
+			return
+		}
+		io.WriteString(w, "late")
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{ResponseHeaderTimeout: 300 * time.Millisecond})
+	start := time.Now()
+	b, err := f.FetchBytes(bg(), Source{URL: srv.URL}, 0)
+	if err != nil || string(b) != "late" || n.Load() != 2 {
+		t.Fatalf("got %q, %v after %d attempts", b, err, n.Load())
+	}
+	if time.Since(start) > 2500*time.Millisecond {
+		t.Fatalf("response header timeout not applied (took %s)", time.Since(start))
+	}
+}
+
+// resetServer serves content with Content-Length but breaks the first
+// `breaks` connections half-way through the body.
+func resetServer(t *testing.T, content []byte, breaks int32) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) <= breaks {
+			conn, brw, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(brw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(content))
+			brw.Write(content[:len(content)/2])
+			brw.Flush()
+			if tc, ok := conn.(*net.TCPConn); ok {
+				tc.SetLinger(0) // RST
+			}
+			conn.Close()
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(content)))
+		w.Write(content)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func TestResetMidBodyRestartsCleanly(t *testing.T) {
+	content := pseudo(3 << 20)
+	srv, n := resetServer(t, content, 2)
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "out")
+	f := newFetcher(t, Options{})
+	if err := f.FetchToFile(bg(), Source{URL: srv.URL, Hash: sha512Of(content)}, dst, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(dst)
+	if !bytes.Equal(got, content) || n.Load() != 3 {
+		t.Fatalf("content mismatch (%d bytes) after %d attempts", len(got), n.Load())
+	}
+	st, _ := os.Stat(dst)
+	if st.Mode().Perm() != 0o640 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+	if names := dirEntries(t, dir); len(names) != 1 {
+		t.Fatalf("leftovers: %v", names)
+	}
+	// FetchBytes restarts as well.
+	srv2, _ := resetServer(t, content, 1)
+	b, err := f.FetchBytes(bg(), Source{URL: srv2.URL}, 0)
+	if err != nil || !bytes.Equal(b, content) {
+		t.Fatalf("FetchBytes after reset: %d bytes, %v", len(b), err)
+	}
+	// A plain writer cannot be rewound once written to: the error is final.
+	srv3, n3 := resetServer(t, content, 1)
+	var buf bytes.Buffer
+	err = f.Fetch(bg(), Source{URL: srv3.URL}, &buf)
+	mustContain(t, err, "reading body")
+	if n3.Load() != 1 {
+		t.Fatalf("plain writer fetch was retried %d times", n3.Load())
+	}
+}
+
+func TestTruncatedBodyNeverSucceeds(t *testing.T) {
+	content := pseudo(1 << 20)
+	srv, _ := resetServer(t, content, 1<<30)
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "out")
+	f := newFetcher(t, Options{TotalTimeout: time.Second})
+	err := f.FetchToFile(bg(), Source{URL: srv.URL}, dst, 0o644)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("want timeout, got %v", err)
+	}
+	if names := dirEntries(t, dir); len(names) != 0 {
+		t.Fatalf("leftovers: %v", names)
+	}
+}
+
+func TestServerErrorStormThenSuccess(t *testing.T) {
+	var n atomic.Int32
+	var times []time.Time
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+		switch c := n.Add(1); {
+		case c <= 3:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case c == 4:
+			w.WriteHeader(http.StatusTooManyRequests)
+		default:
+			io.WriteString(w, "finally")
+		}
+	}))
+	defer srv.Close()
+	logs := captureLog(t)
+	f := newFetcher(t, Options{})
+	b, err := f.FetchBytes(bg(), Source{URL: srv.URL + "/cfg", RetryCodes: []int{429}}, 0)
+	if err != nil || string(b) != "finally" || n.Load() != 5 {
+		t.Fatalf("got %q, %v after %d", b, err, n.Load())
+	}
+	// Backoff 200ms, 400ms, 800ms, 1600ms plus jitter in [0, 50%].
+	want := []time.Duration{200, 400, 800, 1600}
+	for i, w := range want {
+		gap := times[i+1].Sub(times[i])
+		if gap < w*time.Millisecond || gap > w*time.Millisecond*3/2+150*time.Millisecond {
+			t.Errorf("gap %d = %s, want %dms..%dms", i, gap, w, w*3/2)
+		}
+	}
+	for _, s := range []string{"GET " + srv.URL + "/cfg: attempt #1", "attempt #5", "GET result: 503 Service Unavailable", "GET result: 200 OK"} {
+		if !strings.Contains(logs.String(), s) {
+			t.Errorf("log lacks %q:\n%s", s, logs)
+		}
+	}
+	// Without RetryCodes a 429 is final.
+	n.Store(3)
+	_, err = f.FetchBytes(bg(), Source{URL: srv.URL}, 0)
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("429 without RetryCodes: %v", err)
+	}
+	mustContain(t, err, "429")
+}
+
+func TestNotFoundAndForbidden(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/forbidden" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	f := newFetcher(t, Options{})
+	err := f.FetchToFile(bg(), Source{URL: srv.URL + "/missing?token=abc"}, filepath.Join(dir, "x"), 0o644)
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+	mustContain(t, err, srv.URL+"/missing", "resource not found")
+	if strings.Contains(err.Error(), "abc") {
+		t.Fatalf("error leaks the query: %v", err)
+	}
+	_, err = f.FetchBytes(bg(), Source{URL: srv.URL + "/forbidden"}, 0)
+	if !errors.Is(err, ErrFailed) || errors.Is(err, ErrNotFound) {
+		t.Fatalf("want ErrFailed, got %v", err)
+	}
+	mustContain(t, err, "failed to fetch resource", "403 Forbidden")
+	if names := dirEntries(t, dir); len(names) != 0 {
+		t.Fatalf("leftovers: %v", names)
+	}
+}
+
+func TestTotalTimeoutAndDeadline(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{TotalTimeout: 1500 * time.Millisecond})
+	start := time.Now()
+	_, err := f.FetchBytes(bg(), Source{URL: srv.URL}, 0)
+	el := time.Since(start)
+	if !errors.Is(err, ErrTimeout) || el < 1400*time.Millisecond || el > 3*time.Second {
+		t.Fatalf("got %v after %s", err, el)
+	}
+	mustContain(t, err, "unable to fetch resource in time", "500 Internal Server Error")
+	if n.Load() < 3 {
+		t.Fatalf("only %d attempts", n.Load())
+	}
+	// The caller's deadline works the same way.
+	f2 := newFetcher(t, Options{})
+	ctx, cancel := context.WithTimeout(bg(), 500*time.Millisecond)
+	defer cancel()
+	_, err = f2.FetchBytes(ctx, Source{URL: srv.URL}, 0)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("ctx deadline: %v", err)
+	}
+}
+
+func TestHashAndGzipOverHTTP(t *testing.T) {
+	content := pseudo(700 << 10)
+	files := map[string][]byte{
+		"/plain":   content,
+		"/gz":      gz(t, content),
+		"/corrupt": func() []byte { b := gz(t, content); b[len(b)/2] ^= 0xff; return b }(),
+		"/notgz":   content,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(files[r.URL.Path])
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{TotalTimeout: 5 * time.Second})
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		src  Source
+		err  string
+	}{
+		{"sha512 ok", Source{URL: srv.URL + "/plain", Hash: sha512Of(content)}, ""},
+		{"sha256 ok", Source{URL: srv.URL + "/plain", Hash: sha256Of(content)}, ""},
+		{"gzip sha512 ok", Source{URL: srv.URL + "/gz", Compression: "gzip", Hash: sha512Of(content)}, ""},
+		{"sha512 mismatch", Source{URL: srv.URL + "/plain", Hash: sha512Of([]byte("other"))}, "hash verification failed (calculated " + sha512Of(content)[7:] + " but expected " + sha512Of([]byte("other"))[7:] + ")"},
+		{"sha256 mismatch", Source{URL: srv.URL + "/plain", Hash: sha256Of([]byte("other"))}, "hash verification failed"},
+		{"hash of compressed bytes", Source{URL: srv.URL + "/gz", Compression: "gzip", Hash: sha512Of(files["/gz"])}, "hash verification failed"},
+		{"corrupt gzip", Source{URL: srv.URL + "/corrupt", Compression: "gzip"}, "decompressing"},
+		{"not gzip", Source{URL: srv.URL + "/notgz", Compression: "gzip"}, "decompressing"},
+		{"bad hash", Source{URL: srv.URL + "/plain", Hash: "md5-00"}, "unrecognized hash function"},
+		{"bad compression", Source{URL: srv.URL + "/plain", Compression: "xz"}, "unsupported compression"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dst := filepath.Join(dir, "target")
+			os.WriteFile(dst, []byte("previous"), 0o644)
+			err := f.FetchToFile(bg(), c.src, dst, 0o644)
+			got, _ := os.ReadFile(dst)
+			if c.err == "" {
+				if err != nil || !bytes.Equal(got, content) {
+					t.Fatalf("%v (%d bytes)", err, len(got))
+				}
+			} else {
+				mustContain(t, err, c.err, srv.URL)
+				if string(got) != "previous" {
+					t.Fatal("target was modified")
+				}
+				if errors.Is(err, ErrTimeout) {
+					t.Fatal("content error was retried")
+				}
+			}
+			if names := dirEntries(t, dir); len(names) != 1 {
+				t.Fatalf("leftovers: %v", names)
+			}
+		})
+	}
+	// Streaming Fetch to a writer verifies too.
+	var buf bytes.Buffer
+	if err := f.Fetch(bg(), Source{URL: srv.URL + "/gz", Compression: "gzip", Hash: sha256Of(content)}, &buf); err != nil || !bytes.Equal(buf.Bytes(), content) {
+		t.Fatalf("Fetch: %v", err)
+	}
+}
+
+func TestLogsAreRedacted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer srv.Close()
+	logs := captureLog(t)
+	u, _ := url.Parse(srv.URL)
+	u.User = url.UserPassword("admin", "hunter2")
+	u.Path = "/c.ign"
+	u.RawQuery = "sig=canary-query"
+	f := newFetcher(t, Options{TotalTimeout: 600 * time.Millisecond})
+	_, err := f.FetchBytes(bg(), Source{URL: u.String(), Headers: []Header{{"Authorization", "canary-header"}}}, 0)
+	if err == nil {
+		t.Fatal("expected error")
+	}
+	all := logs.String() + err.Error()
+	for _, secret := range []string{"hunter2", "canary-query", "canary-header", "admin"} {
+		if strings.Contains(all, secret) {
+			t.Fatalf("%q leaked:\n%s", secret, all)
+		}
+	}
+	if !strings.Contains(logs.String(), "GET "+srv.URL+"/c.ign: attempt #1") {
+		t.Fatalf("attempt not logged:\n%s", logs)
+	}
+}
+
+func TestFetchBytesLimit(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("a"), 1<<20))
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{})
+	_, err := f.FetchBytes(bg(), Source{URL: srv.URL}, 1000)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("want ErrTooLarge, got %v", err)
+	}
+	b, err := f.FetchBytes(bg(), Source{URL: srv.URL}, 1<<20)
+	if err != nil || len(b) != 1<<20 {
+		t.Fatalf("%d, %v", len(b), err)
+	}
+}
+
+func TestFetchAll(t *testing.T) {
+	var inflight, peak atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := inflight.Add(1)
+		for {
+			p := peak.Load()
+			if c <= p || peak.CompareAndSwap(p, c) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		inflight.Add(-1)
+		if r.URL.Path == "/bad" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{})
+	dir := t.TempDir()
+	var jobs []Job
+	for i := range 40 {
+		p := fmt.Sprintf("/f%d", i)
+		jobs = append(jobs, Job{Source: Source{URL: srv.URL + p, Hash: sha256Of([]byte(p))}, Dest: filepath.Join(dir, fmt.Sprint(i)), Mode: 0o600})
+	}
+	if err := f.FetchAll(bg(), jobs, 4); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprint(i)))
+		if string(b) != fmt.Sprintf("/f%d", i) {
+			t.Fatalf("file %d = %q", i, b)
+		}
+	}
+	if peak.Load() > 4 || peak.Load() < 2 {
+		t.Fatalf("peak concurrency %d, want 2..4", peak.Load())
+	}
+	jobs = append(jobs, Job{Source: Source{URL: srv.URL + "/bad"}, Dest: filepath.Join(dir, "bad")})
+	err := f.FetchAll(bg(), jobs[len(jobs)-3:], 2)
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "bad")); serr == nil {
+		t.Fatal("failed job left a file")
+	}
+}
+
+func TestStreamingFetchKeepsGoingPastBuffers(t *testing.T) {
+	// A chunked response (no Content-Length) larger than the ring of buffers.
+	content := pseudo(5<<20 + 17)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bw := bufio.NewWriterSize(w, 1000)
+		for i := 0; i < len(content); i += 77777 {
+			bw.Write(content[i:min(i+77777, len(content))])
+			bw.Flush()
+		}
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{})
+	var buf bytes.Buffer
+	if err := f.Fetch(bg(), Source{URL: srv.URL, Hash: sha512Of(content)}, &buf); err != nil || !bytes.Equal(buf.Bytes(), content) {
+		t.Fatalf("%v (%d bytes)", err, buf.Len())
+	}
+}
