@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coreos/go-systemd/v22/unit"
 	vpath "github.com/coreos/vcontext/path"
 	"github.com/coreos/vcontext/report"
-	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/vincent-petithory/dataurl"
 )
 

@@ -1,0 +1,51 @@
+# flint — see README.md. `make demo` and `make test` do all set-up themselves.
+GO      ?= go
+BIN     := bin/flint
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/flintboot/flint/cli.Version=$(VERSION)
+# packages of the unit tier: everything but the black-box suites under tests/
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/tests/')
+# root tiers run in a private mount namespace so no mount leaks to the host
+PRIVATE := unshare -m --propagation private
+
+.PHONY: all build deps test quick test-unit test-fuzz test-host test-vm bench demo lint schema clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flint
+	@ls -l $(BIN) | awk '{print "built " $$9 ": " $$5 " bytes"}'
+
+deps:
+	tests/deps/install.sh
+
+# Every tier, as CI runs it.
+test: deps build lint test-unit test-fuzz test-host test-vm
+
+# The quick loop for development: no VM boots.
+quick: build test-unit
+
+test-unit:
+	$(PRIVATE) $(GO) test -count=1 $(UNIT_PKGS)
+
+test-fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=15s ./config
+
+test-host: build
+	@if [ -d tests/host ]; then $(PRIVATE) $(GO) test -count=1 -timeout 20m ./tests/host/...; fi
+
+test-vm: build
+	@if [ -d tests/vm ]; then $(GO) test -count=1 -timeout 60m ./tests/vm/...; fi
+
+bench: build
+	@for b in bench/*/; do echo "== $$b"; $(GO) run ./$$b || exit 1; done
+
+demo: build
+	@./examples/demo.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,143 @@
+// Package cli is flint's command line: one binary, one subcommand table.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Version is set at build time with -ldflags "-X github.com/flintboot/flint/cli.Version=...".
+var Version = "0.1.0-dev"
+
+// Env is what a subcommand gets: its arguments and the standard streams.
+type Env struct {
+	Ctx    context.Context
+	Args   []string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(e *Env) error
+}
+
+// commands is the subcommand table.
+func commands() []command {
+	return []command{
+		{"validate", "validate a config: flint validate [--strict] [--format text|json] FILE|-", runValidate},
+		{"version", "print flint's version", runVersion},
+	}
+}
+
+// aliases maps argv[0] names to subcommands (ignition-validate drop-in).
+var aliases = map[string]string{
+	"ignition-validate": "validate",
+	"flint-validate":    "validate",
+}
+
+// Run runs flint with the given argv.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := &Env{Ctx: ctx, Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	name := ""
+	if len(args) > 0 {
+		name = aliases[filepath.Base(args[0])]
+	}
+	rest := args
+	if len(rest) > 0 {
+		rest = rest[1:]
+	}
+	if name == "" {
+		if len(rest) == 0 {
+			usage(stderr)
+			return UsageError(errors.New("no command given"))
+		}
+		name, rest = rest[0], rest[1:]
+	}
+	switch name {
+	case "-h", "--help", "help":
+		usage(stdout)
+		return nil
+	case "-version", "--version":
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			e.Args = rest
+			err := c.run(e)
+			if err != nil && ExitCode(err) != ExitOK {
+				var ee *ExitError
+				if errors.As(err, &ee) && ee.Err == nil {
+					return err // already reported
+				}
+				fmt.Fprintf(stderr, "flint %s: %v\n", name, err)
+			}
+			return err
+		}
+	}
+	usage(stderr)
+	return UsageError(fmt.Errorf("unknown command %q", name))
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: flint COMMAND [ARGS]\n\ncommands:")
+	cs := commands()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+}
+
+// newFlags returns a FlagSet that reports errors as usage errors.
+func newFlags(e *Env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("flint "+name, flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	// allow flags after positional arguments too
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return &ExitError{Code: ExitOK}
+			}
+			return &ExitError{Code: ExitUsage}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+		if len(args) == 0 {
+			break
+		}
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+func runVersion(e *Env) error {
+	fs := newFlags(e, "version")
+	if err := parseFlags(fs, e.Args); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "flint %s\n", Version)
+	return nil
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, s)
+	}
+	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(s, "s"))
+}

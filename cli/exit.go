@@ -1,0 +1,48 @@
+package cli
+
+import "errors"
+
+// The exit-code table: every exit status flint uses, in one place.
+const (
+	ExitOK      = 0 // success; `validate`: valid (warnings allowed unless --strict)
+	ExitFailure = 1 // a stage failed, the config is invalid, or a command failed
+	ExitUsage   = 2 // bad command line: unknown command or flag, missing argument
+	ExitSetup   = 3 // flint could not start its work: state file, fetcher or cache setup failed
+)
+
+// ExitError carries an exit code through an error chain.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return "exit status " + itoa(e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func itoa(i int) string {
+	if i >= 0 && i < 10 {
+		return string(rune('0' + i))
+	}
+	return "?"
+}
+
+// UsageError marks a bad command line.
+func UsageError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
+
+// ExitCode maps an error returned by Run to the process exit status.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ExitFailure
+}

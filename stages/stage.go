@@ -1,0 +1,64 @@
+// Package stages is flint's engine: the ordered stage table, config
+// acquisition, the state passed between stages and the result file. Each
+// stage lives in its own sub-package and implements Stage.
+package stages
+
+import (
+	"context"
+
+	"github.com/flintboot/flint/config"
+	"github.com/flintboot/flint/log"
+)
+
+// Action is one step a stage will take, as shown by `flint plan` and logged
+// before it is applied. Detail never holds secrets.
+type Action struct {
+	Op     string // e.g. "create-partition", "write-file", "mkfs"
+	Target string // device or path
+	Detail string // human-readable specifics
+}
+
+// Plan is what a stage decided to do after reading the machine. Planning
+// changes nothing; conflicts are found during planning, before the first
+// write (DESIGN rule 5).
+type Plan interface {
+	Actions() []Action
+	Apply(c *Context) error
+}
+
+// Stage is one provisioning stage.
+type Stage interface {
+	Name() string
+	Plan(c *Context) (Plan, error)
+}
+
+// Context is everything a stage may use. Fields are filled by the engine;
+// more may be added (e.g. the fetcher and the command runner), but these
+// stay.
+type Context struct {
+	Ctx      context.Context
+	Root     string        // target root, e.g. /sysroot ("/" for the live system)
+	Config   config.Config // effective config (base + user, rendered)
+	Platform string
+	Log      *log.Logger
+	State    *State
+}
+
+// State is carried between stage invocations (written to the state file
+// between processes, 0600). Key material stays in files with 0400/0600
+// modes, never in the state itself.
+type State struct {
+	// LuksKeyFiles maps a LUKS volume name to the path of its key file
+	// (under the run directory), for the files stage to persist into
+	// /etc/luks/<name> and /etc/crypttab.
+	LuksKeyFiles map[string]string `json:"luksKeyFiles,omitempty"`
+	// LuksUUIDs maps a LUKS volume name to its LUKS UUID.
+	LuksUUIDs map[string]string `json:"luksUUIDs,omitempty"`
+	// LuksNetwork lists LUKS volumes whose unlocking needs the network
+	// (tang pins, custom pins with needsNetwork): crypttab gets _netdev.
+	LuksNetwork map[string]bool `json:"luksNetwork,omitempty"`
+	// LuksClevis lists LUKS volumes bound with clevis (no key file persisted).
+	LuksClevis map[string]bool `json:"luksClevis,omitempty"`
+	// NotatedDirectories are directories the mount stage created.
+	NotatedDirectories []string `json:"notatedDirectories,omitempty"`
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, idempotently: the Debian packages listed
+# in tests/deps/*.txt, then every tests/deps/*.sh hook (e.g. the test kernel),
+# then the Go modules.
+set -euo pipefail
+cd "$(dirname "$0")"
+mapfile -t pkgs < <(cat ./*.txt | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "deps: all ${#pkgs[@]} Debian packages present"
+fi
+for hook in ./*.sh; do
+  [ "$hook" = ./install.sh ] && continue
+  echo "deps: running $hook"
+  bash "$hook"
+done
+cd ../..
+go mod download
