@@ -60,6 +60,18 @@ func checkName(kind, name string) error {
 	return nil
 }
 
+func checkUser(u User) error {
+	if err := checkName("user", u.Name); err != nil {
+		return err
+	}
+	for _, g := range u.Groups {
+		if err := checkName("group", g); err != nil {
+			return fmt.Errorf("user %q: supplementary %w", u.Name, err)
+		}
+	}
+	return nil
+}
+
 func checkHash(h string) error {
 	if strings.ContainsAny(h, ":\n\r\x00") {
 		return fmt.Errorf("password hash contains ':' or a line break")
@@ -166,7 +178,7 @@ func secretsOf(h *string) []string {
 // with --password "*"), then sets a non-empty PasswordHash through chpasswd
 // on stdin.
 func AddUser(ctx context.Context, r Runner, root string, u User) error {
-	if err := checkName("user", u.Name); err != nil {
+	if err := checkUser(u); err != nil {
 		return err
 	}
 	if _, err := r.Run(ctx, Cmd{Name: ToolUseradd, Args: userAddArgs(root, u), Secret: secretsOf(u.PasswordHash)}); err != nil {
@@ -180,7 +192,7 @@ func AddUser(ctx context.Context, r Runner, root string, u User) error {
 // anything is set (NoCreateHome, NoUserGroup, NoLogInit and System apply to
 // creation only), then sets a non-empty PasswordHash through chpasswd.
 func ModifyUser(ctx context.Context, r Runner, root string, u User) error {
-	if err := checkName("user", u.Name); err != nil {
+	if err := checkUser(u); err != nil {
 		return err
 	}
 	if args := userModArgs(root, u); args != nil {
