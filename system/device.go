@@ -107,7 +107,13 @@ var ErrAmbivalentProbe = errors.New("ambivalent probe: more than one signature")
 // Probe reads dev's superblock with `blkid -p -o export DEV` (low-level
 // probing, bypassing the blkid cache). blkid's "nothing found" (exit code 2)
 // is an empty FsInfo, not an error; exit code 8 wraps ErrAmbivalentProbe.
+// A device that does not exist is an error (checked with stat first, since
+// blkid reports that with exit code 2 as well).
 func Probe(ctx context.Context, r Runner, dev string) (FsInfo, error) {
+	// blkid also exits 2 for a device it cannot open; tell them apart.
+	if _, err := os.Stat(dev); err != nil {
+		return FsInfo{}, fmt.Errorf("probing %s: %w", dev, err)
+	}
 	res, err := r.Run(ctx, Cmd{Name: ToolBlkid, Args: []string{"-p", "-o", "export", dev}})
 	if err != nil {
 		var xe *ExitError
