@@ -28,6 +28,7 @@ type Cmd struct {
 
 // Result is what a command produced. Run fills it in even when the command
 // exits non-zero, so callers can interpret tool-specific exit codes.
+// Stdout and Stderr are raw (not redacted): never log them wholesale.
 type Result struct {
 	Stdout, Stderr []byte
 	ExitCode       int // -1 when the process did not exit normally
@@ -94,7 +95,8 @@ func NewRunner(logger *log.Logger, tools Tools) Runner {
 	return &execRunner{log: logger, tools: tools}
 }
 
-// ResolveTool maps a logical name to an executable path using t.
+// Resolve maps a logical name to an executable path using t. Unknown
+// names wrap ErrUnknownTool, binaries that are not installed ErrToolNotFound.
 func (t Tools) Resolve(name string) (string, error) {
 	bin, ok := t[name]
 	if !ok {
