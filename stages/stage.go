@@ -8,6 +8,8 @@ import (
 
 	"github.com/flintboot/flint/config"
 	"github.com/flintboot/flint/log"
+	"github.com/flintboot/flint/resource"
+	"github.com/flintboot/flint/system"
 )
 
 // Action is one step a stage will take, as shown by `flint plan` and logged
@@ -42,6 +44,27 @@ type Context struct {
 	Platform string
 	Log      *log.Logger
 	State    *State
+
+	// Fetcher fetches every remote resource (file contents, key files,
+	// referenced configs). Set by the engine; offline in fetch-offline.
+	Fetcher *resource.Fetcher
+	// Runner runs every external command (a system.DryRun when planning).
+	Runner system.Runner
+	// Paths are flint's on-disk locations (run dir, result file, ...).
+	Paths system.Paths
+	// AuthorizedKeysFragment selects ~/.ssh/authorized_keys.d/flint (true,
+	// the default) or the plain ~/.ssh/authorized_keys (Flatcar).
+	AuthorizedKeysFragment bool
+	// UserConfigProvided is recorded in the result file.
+	UserConfigProvided bool
+}
+
+// Logger returns c.Log or the process default.
+func (c *Context) Logger() *log.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return log.Default()
 }
 
 // State is carried between stage invocations (written to the state file
@@ -61,4 +84,9 @@ type State struct {
 	LuksClevis map[string]bool `json:"luksClevis,omitempty"`
 	// NotatedDirectories are directories the mount stage created.
 	NotatedDirectories []string `json:"notatedDirectories,omitempty"`
+
+	// FetchedConfigs lists the configs acquisition used (sources redacted).
+	FetchedConfigs []FetchedConfig `json:"fetchedConfigs,omitempty"`
+	// Stages records every stage run so far, in order, for the result file.
+	Stages []StageRecord `json:"stages,omitempty"`
 }

@@ -1,0 +1,90 @@
+package stages
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// PlanStage asks st for its plan, logging how long planning took. Nothing
+// on the machine changes.
+func PlanStage(c *Context, st Stage) (Plan, error) {
+	l := c.Logger().With(st.Name())
+	start := time.Now()
+	p, err := st.Plan(c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: planning: %w", st.Name(), err)
+	}
+	l.Debugf("planned %d actions in %s", len(p.Actions()), time.Since(start).Round(time.Millisecond))
+	return p, nil
+}
+
+// RunStage plans st, logs every action, then applies the plan. It logs one
+// line with the stage's duration and appends a StageRecord to c.State.
+func RunStage(c *Context, st Stage) (err error) {
+	if c.State == nil {
+		c.State = &State{}
+	}
+	l := c.Logger().With(st.Name())
+	start := time.Now()
+	rec := StageRecord{Name: st.Name(), Started: start.UTC()}
+	defer func() {
+		d := time.Since(start)
+		rec.DurationMS = d.Milliseconds()
+		if err != nil {
+			rec.Status = "failed"
+			rec.Error = err.Error()
+			l.Error("stage failed after %s: %v", d.Round(time.Millisecond), err)
+		} else {
+			rec.Status = "succeeded"
+			l.Info("stage finished in %s (%d actions)", d.Round(time.Millisecond), rec.Actions)
+		}
+		c.State.Stages = append(c.State.Stages, rec)
+	}()
+	p, err := PlanStage(c, st)
+	if err != nil {
+		return err
+	}
+	acts := p.Actions()
+	rec.Actions = len(acts)
+	for _, a := range acts {
+		l.Debugf("plan: %s", a)
+	}
+	if err := p.Apply(c); err != nil {
+		if errors.Is(err, c.Ctx.Err()) && c.Ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", st.Name(), err)
+		}
+		return fmt.Errorf("%s: %w", st.Name(), err)
+	}
+	return nil
+}
+
+// String renders an action as one plan line.
+func (a Action) String() string {
+	s := fmt.Sprintf("%-16s %s", a.Op, a.Target)
+	if a.Detail != "" {
+		s += "  (" + a.Detail + ")"
+	}
+	return s
+}
+
+// Actions is a ready-made Plan: a list of actions and one function that
+// applies them.
+type Actions struct {
+	List []Action
+	Do   func(c *Context) error
+}
+
+// Actions implements Plan.
+func (a *Actions) Actions() []Action { return a.List }
+
+// Apply implements Plan.
+func (a *Actions) Apply(c *Context) error {
+	if a.Do == nil {
+		return nil
+	}
+	return a.Do(c)
+}
+
+// Noop is the plan of a stage with nothing to do.
+var Noop Plan = &Actions{}

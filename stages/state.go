@@ -1,0 +1,65 @@
+package stages
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/flintboot/flint/system"
+)
+
+// FetchedConfig is one config acquisition used: the user config, a base
+// fragment or a referenced (merge/replace) config.
+type FetchedConfig struct {
+	Kind       string `json:"kind"`   // "user", "base", "platform-base"
+	Source     string `json:"source"` // redacted URL or path
+	Referenced bool   `json:"referenced"`
+	SHA512     string `json:"sha512,omitempty"`
+}
+
+// StageRecord is one stage run, kept in the state and the result file.
+type StageRecord struct {
+	Name       string    `json:"name"`
+	Status     string    `json:"status"` // "succeeded", "failed"
+	Started    time.Time `json:"started"`
+	DurationMS int64     `json:"durationMs"`
+	Actions    int       `json:"actions"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// LoadState reads the state file; a missing file is an empty state.
+func LoadState(path string) (*State, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &State{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("loading state %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// Save writes the state file atomically with mode 0600, creating its
+// directory (0700) when missing.
+func (s *State) Save(path string) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	if err := system.WriteFileAtomic(path, bytes.NewReader(raw), 0o600); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	return nil
+}
