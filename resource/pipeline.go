@@ -153,6 +153,11 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 	if len(src.Headers) > 0 && u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%s: %w", red, ErrHeadersNotSupported)
 	}
+	switch u.Scheme {
+	case "http", "https", "gs", "tftp", "s3", "arn", "data", "file", "oem":
+	default:
+		return fmt.Errorf("%s: %w %q", red, ErrUnsupportedScheme, u.Scheme)
+	}
 	if opts.Offline && NeedsNetwork(src.URL) {
 		return fmt.Errorf("%s: %w", red, ErrNeedNet)
 	}

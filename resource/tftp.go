@@ -27,7 +27,24 @@ func tftpOpener(u *url.URL) opener {
 		}
 		c.SetTimeout(5 * time.Second)
 		c.SetRetries(3)
-		wt, err := c.Receive(u.Path, "octet")
+		type result struct {
+			wt  io.WriterTo
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			wt, err := c.Receive(u.Path, "octet")
+			ch <- result{wt, err}
+		}()
+		var wt io.WriterTo
+		select {
+		case r := <-ch:
+			wt, err = r.wt, r.err
+		case <-ctx.Done():
+			// The library cannot be interrupted; its own timeout ends the
+			// abandoned request.
+			return nil, transient(fmt.Errorf("tftp %s%s: %w", host, u.Path, ctx.Err()))
+		}
 		if err != nil {
 			if strings.Contains(err.Error(), "code: 1,") || strings.Contains(strings.ToLower(err.Error()), "not found") {
 				return nil, fmt.Errorf("tftp %s: %w: %v", u.Path, ErrNotFound, err)
