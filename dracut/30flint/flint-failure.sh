@@ -1,9 +1,27 @@
 #!/bin/sh
-# Shows flint's one-paragraph failure summary on the console and copies the
-# flint journal to a virtio-serial port when one exists (for hosts to read).
-cat /run/flint/failure.txt
+# flint-failure: run by flint-failure.service when the initramfs enters the
+# emergency target after a flint stage failed (flint wrote the one-paragraph
+# summary to /run/flint/failure.txt; it holds no config bodies or secrets).
+#
+# 1. Shows the summary on the console.
+# 2. Copies flint's journal (journalctl -t flint) to every virtio-serial port
+#    whose name contains "flint", "journal" or "log", e.g. a QEMU
+#      -device virtio-serial -chardev file,id=fj,path=flint-journal.txt
+#      -device virtserialport,chardev=fj,name=org.flintboot.journal
+#    so a host can read the full log without a console.
+summary="${FLINT_FAILURE_FILE:-/run/flint/failure.txt}"
+echo
+echo "=================================== flint ==================================="
+cat "$summary"
+echo "============================================================================="
 for port in /dev/virtio-ports/*; do
     [ -e "$port" ] || continue
-    case "$port" in *flint*|*log*|*journal*) ;; *) continue ;; esac
-    journalctl -t flint -o short-monotonic --no-pager >"$port" 2>/dev/null || true
+    case "${port##*/}" in
+        *flint*|*journal*|*log*) ;;
+        *) continue ;;
+    esac
+    if journalctl -t flint -o short-monotonic --no-pager >"$port" 2>/dev/null; then
+        echo "flint: journal copied to ${port##*/}"
+    fi
 done
+exit 0
