@@ -54,6 +54,7 @@ var (
 	ErrPartitionNumbersCollide  = errors.New("partition numbers collide")
 	ErrPartitionsOverlap        = errors.New("partitions overlap")
 	ErrDuplicateLabels          = errors.New("cannot use the same partition label twice")
+	ErrZeroesWithShouldNotExist = errors.New("shouldExist is false for a partition and other partition(s) has start or size 0")
 	ErrNeedLabelOrNumber        = errors.New("a partition number >= 1 or a label must be specified")
 	ErrShouldNotExistWithOthers = errors.New("shouldExist specified false with other options also specified")
 	ErrLabelTooLong             = errors.New("partition labels may not exceed 36 characters")

@@ -70,6 +70,11 @@ func parseTree(raw []byte) (*jnode, Report, error) {
 func typeErrorReport(raw []byte, root *jnode, errs []*TypeError) Report {
 	var r Report
 	loc := newLocator(raw, root)
+	// encoding/json (which the reference decodes with) reports only the
+	// first type error; so does flint.
+	if len(errs) > 1 {
+		errs = errs[:1]
+	}
 	for _, e := range errs {
 		r.Entries = append(r.Entries, report.Entry{
 			Kind: report.Error, Message: e.Error(), Context: path.New("json"),

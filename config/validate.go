@@ -62,20 +62,16 @@ func (v *validator) ignition(ig *Ignition) {
 	p := []any{"ignition"}
 	for i := range ig.Config.Merge {
 		mp := cat(p, "config", "merge", i)
-		if nilOrEmpty(ig.Config.Merge[i].Source) {
-			v.err(ErrSourceRequired, mp...)
-		}
-		v.resource(&ig.Config.Merge[i], mp)
+		v.requiredSource(&ig.Config.Merge[i], mp)
+		v.reference(&ig.Config.Merge[i], mp)
 	}
 	v.dupResources(ig.Config.Merge, cat(p, "config", "merge"))
-	v.resource(&ig.Config.Replace, cat(p, "config", "replace"))
+	v.reference(&ig.Config.Replace, cat(p, "config", "replace"))
 	cas := ig.Security.TLS.CertificateAuthorities
 	for i := range cas {
 		cp := cat(p, "security", "tls", "certificateAuthorities", i)
-		if nilOrEmpty(cas[i].Source) {
-			v.err(ErrSourceRequired, cp...)
-		}
-		v.resource(&cas[i], cp)
+		v.requiredSource(&cas[i], cp)
+		v.reference(&cas[i], cp)
 	}
 	v.dupResources(cas, cat(p, "security", "tls", "certificateAuthorities"))
 	v.proxyURL(ig.Proxy.HTTPProxy, true, cat(p, "proxy", "httpProxy"))
@@ -132,8 +128,35 @@ func dupStrings[T ~string](v *validator, list []T, p []any) {
 	}
 }
 
-// resource validates the shared Resource shape.
+// requiredSource is the check of config references and CAs in 3.1+ (the
+// reference's validateRequiredSource): reported at the entry itself, either
+// "source is required" or the URL's own error (which the source path also
+// gets from the resource check).
+func (v *validator) requiredSource(r *Resource, p []any) {
+	if !v.ver.RequiredSources {
+		return
+	}
+	if nilOrEmpty(r.Source) {
+		v.err(ErrSourceRequired, p...)
+		return
+	}
+	v.err(v.validateURL(*r.Source), p...)
+}
+
+// reference validates a config reference or CA. In 3.0 these were plain
+// references (the CA's source a plain string) without the verification
+// needs-source rule.
+func (v *validator) reference(r *Resource, p []any) {
+	v.resourceRules(r, p, v.ver.RequiredSources)
+}
+
+// resource validates the shared Resource shape (file contents, appends,
+// LUKS key files).
 func (v *validator) resource(r *Resource, p []any) {
+	v.resourceRules(r, p, true)
+}
+
+func (v *validator) resourceRules(r *Resource, p []any, verifNeedsSource bool) {
 	if r.Compression != nil {
 		switch *r.Compression {
 		case "", "gzip":
@@ -141,11 +164,11 @@ func (v *validator) resource(r *Resource, p []any) {
 			v.err(ErrCompressionInval, cat(p, "compression")...)
 		}
 	}
-	if r.Verification.Hash != nil && r.Source == nil {
+	if verifNeedsSource && r.Verification.Hash != nil && r.Source == nil {
 		v.err(ErrVerificationAndNilSource, cat(p, "verification", "hash")...)
 	}
 	v.hash(r.Verification.Hash, cat(p, "verification", "hash"))
-	if r.Source != nil {
+	if notEmpty(r.Source) {
 		v.err(v.validateURL(*r.Source), cat(p, "source")...)
 	}
 	if len(r.HTTPHeaders) > 0 {
@@ -247,26 +270,38 @@ func checkVersionID(u *url.URL) error {
 	return nil
 }
 
-// checkS3ARN accepts arn:<partition>:s3:::<bucket>/<key> and
-// arn:<partition>:s3:<region>:<account>:accesspoint/<name>/object/<key>.
+// checkS3ARN follows the reference (config/v3_4+/types/url.go with the AWS
+// SDK's arn package): the text must look like an ARN (prefix "arn:" and at
+// least six ':'-separated sections), partition, service and resource must
+// be set, the service must be s3, and the whole text (query excluded) must
+// have at least one '/' (two for access points, "accesspoint/<name>/<key>").
 func checkS3ARN(full string) error {
 	if !strings.HasPrefix(full, "arn:") || strings.Count(full, ":") < 5 {
 		return ErrInvalidS3ARN
 	}
 	parts := strings.SplitN(full, ":", 6)
-	if len(parts) != 6 || parts[1] == "" || parts[2] != "s3" || parts[5] == "" {
+	switch {
+	case parts[1] == "":
+		return errARN("partition not set")
+	case parts[2] == "":
+		return errARN("service not set")
+	case parts[5] == "":
+		return errARN("resource not set")
+	case parts[2] != "s3":
 		return ErrInvalidS3ARN
 	}
-	segs := strings.Split(full, "/")
-	if strings.HasPrefix(parts[5], "accesspoint/") {
-		if len(segs) < 4 || segs[2] != "object" {
-			return ErrInvalidS3ARN
-		}
-	} else if len(segs) < 2 {
+	segs := strings.Count(full, "/") + 1
+	if strings.HasPrefix(parts[5], "accesspoint/") && segs < 3 {
+		return ErrInvalidS3ARN
+	} else if segs < 2 {
 		return ErrInvalidS3ARN
 	}
 	return nil
 }
+
+type errARN string
+
+func (e errARN) Error() string { return "arn: " + string(e) }
 
 // ---- storage -------------------------------------------------------------
 
@@ -309,17 +344,36 @@ func (v *validator) node(n *Node, p []any) {
 	}
 }
 
+// throughLink reports whether p starts with the path of a configured link
+// followed by '/', like the reference's strings.HasPrefix(p, link+"/") over
+// every link, but with a set lookup per '/' instead of a loop over links.
+func throughLink(p string, links map[string]struct{}) bool {
+	if len(links) == 0 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			if _, ok := links[p[:i]]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (v *validator) storage(s *Storage) {
 	sp := []any{"storage"}
+	links := make(map[string]struct{}, len(s.Links))
+	for i := range s.Links {
+		links[s.Links[i].Path] = struct{}{}
+	}
 	for i := range s.Directories {
 		d := &s.Directories[i]
 		p := cat(sp, "directories", i)
 		v.node(&d.Node, p)
 		v.mode(d.Mode, cat(p, "mode"))
-		for _, l := range s.Links {
-			if strings.HasPrefix(d.Path, l.Path+"/") {
-				v.err(ErrDirectoryUsedSymlink, p...)
-			}
+		if throughLink(d.Path, links) {
+			v.err(ErrDirectoryUsedSymlink, p...)
 		}
 	}
 	for i := range s.Disks {
@@ -337,10 +391,8 @@ func (v *validator) storage(s *Storage) {
 		for j := range f.Append {
 			v.resource(&f.Append[j], cat(p, "append", j))
 		}
-		for _, l := range s.Links {
-			if strings.HasPrefix(f.Path, l.Path+"/") {
-				v.err(ErrFileUsedSymlink, p...)
-			}
+		if throughLink(f.Path, links) {
+			v.err(ErrFileUsedSymlink, p...)
 		}
 	}
 	disks := make(map[string]*Disk, len(s.Disks))
@@ -359,27 +411,51 @@ func (v *validator) storage(s *Storage) {
 			}
 		}
 	}
+	var dirs map[string]struct{}
+	for i := range s.Links {
+		if isTrue(s.Links[i].Hard) && dirs == nil {
+			dirs = make(map[string]struct{}, len(s.Directories))
+			for j := range s.Directories {
+				dirs[s.Directories[j].Path] = struct{}{}
+			}
+		}
+	}
 	for i := range s.Links {
 		l := &s.Links[i]
 		p := cat(sp, "links", i)
 		v.node(&l.Node, p)
-		if l.Target == nil {
+		if v.ver.LinkTargetRequired && nilOrEmpty(l.Target) {
 			v.err(ErrLinkTargetRequired, cat(p, "target")...)
 		}
-		if isTrue(l.Hard) && (l.User.ID != nil || l.User.Name != nil || l.Group.ID != nil || l.Group.Name != nil) {
-			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "hard")...)
+		if throughLink(l.Path, links) {
+			v.err(ErrLinkUsedSymlink, p...)
 		}
-		for _, l2 := range s.Links {
-			if strings.HasPrefix(l.Path, l2.Path+"/") {
-				v.err(ErrLinkUsedSymlink, p...)
-			}
+		if !isTrue(l.Hard) {
+			continue
 		}
-		if isTrue(l.Hard) && l.Target != nil {
-			for _, d := range s.Directories {
-				if *l.Target == d.Path {
-					v.err(ErrHardLinkToDirectory, p...)
-				}
-			}
+		target := ""
+		if l.Target != nil {
+			target = *l.Target
+		}
+		// the reference joins a relative target to the link's own path
+		t := path.Clean(target)
+		if !path.IsAbs(t) {
+			t = path.Join(l.Path, target)
+		}
+		if _, ok := dirs[t]; ok {
+			v.err(ErrHardLinkToDirectory, p...)
+		}
+		if l.User.ID != nil {
+			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "user", "id")...)
+		}
+		if l.User.Name != nil {
+			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "user", "name")...)
+		}
+		if l.Group.ID != nil {
+			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "group", "id")...)
+		}
+		if l.Group.Name != nil {
+			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "group", "name")...)
 		}
 	}
 	for i := range s.Luks {
@@ -471,42 +547,70 @@ func (v *validator) disk(d *Disk, p []any) {
 		v.err(validateGUID(pt.GUID), cat(pp, "guid")...)
 		v.err(validateGUID(pt.TypeGUID), cat(pp, "typeGuid")...)
 	}
-	if d.Device == "" || len(d.Partitions) == 0 {
-		dupKeys(v, d.Partitions, partitionKey, cat(p, "partitions"))
+	defer dupKeys(v, d.Partitions, partitionKey, cat(p, "partitions"))
+	if d.Device == "" {
 		return
 	}
-	nums := map[int]int{}
-	for _, pt := range d.Partitions {
-		if pt.Number != 0 {
-			nums[pt.Number]++
-		}
+	// Disk-level rules, as the reference's Disk.Validate: each reports the
+	// index it finds (numbers: the second entry of a colliding pair; labels:
+	// the first repeat; overlap: the partition overlapped).
+	if at, ok := collidingNumber(d.Partitions); ok {
+		v.err(ErrPartitionNumbersCollide, cat(p, "partitions", at)...)
 	}
-	for _, n := range nums {
-		if n > 1 {
-			v.err(ErrPartitionNumbersCollide, cat(p, "partitions")...)
-			break
-		}
+	if at, ok := partitionsOverlap(d.Partitions); ok {
+		v.err(ErrPartitionsOverlap, cat(p, "partitions", at)...)
 	}
-	if partitionsOverlap(d.Partitions) {
-		v.err(ErrPartitionsOverlap, cat(p, "partitions")...)
+	zero, notExist := false, false
+	for i := range d.Partitions {
+		zero = zero || d.Partitions[i].Number == 0
+		notExist = notExist || isFalse(d.Partitions[i].ShouldExist)
 	}
-	labels := map[string]bool{}
-	for _, pt := range d.Partitions {
-		if pt.Label != nil {
-			if labels[*pt.Label] {
-				v.err(ErrDuplicateLabels, cat(p, "partitions")...)
+	if zero && notExist {
+		v.err(ErrZeroesWithShouldNotExist, cat(p, "partitions")...)
+	}
+	labels := make(map[string]struct{}, len(d.Partitions))
+	for i := range d.Partitions {
+		if l := d.Partitions[i].Label; l != nil {
+			if _, dup := labels[*l]; dup {
+				v.err(ErrDuplicateLabels, cat(p, "partitions", i)...)
 				break
 			}
-			labels[*pt.Label] = true
+			labels[*l] = struct{}{}
 		}
 	}
-	dupKeys(v, d.Partitions, partitionKey, cat(p, "partitions"))
 }
 
-func partitionsOverlap(ps []Partition) bool {
+// collidingNumber returns the index of the second partition using a number
+// that an earlier one uses (the lowest such number, for a stable report).
+func collidingNumber(ps []Partition) (int, bool) {
+	first := make(map[int]int, len(ps))
+	best, bestNum, found := 0, 0, false
+	for i := range ps {
+		n := ps[i].Number
+		if n == 0 {
+			continue
+		}
+		if _, seen := first[n]; !seen {
+			first[n] = -1
+			continue
+		}
+		if first[n] == -1 {
+			first[n] = i
+			if !found || n < bestNum {
+				best, bestNum, found = i, n, true
+			}
+		}
+	}
+	return best, found
+}
+
+// partitionsOverlap mirrors the reference: partitions with both start and
+// size set and a non-zero start are compared; a size of 0 ("fill") ends at
+// the start.
+func partitionsOverlap(ps []Partition) (int, bool) {
 	end := func(p *Partition) int {
 		if *p.SizeMiB == 0 {
-			return int(^uint(0) >> 1)
+			return *p.StartMiB
 		}
 		return *p.StartMiB + *p.SizeMiB - 1
 	}
@@ -520,16 +624,17 @@ func partitionsOverlap(ps []Partition) bool {
 			if i == j || b.StartMiB == nil || b.SizeMiB == nil || *b.StartMiB == 0 {
 				continue
 			}
-			if *a.StartMiB <= end(b) && *b.StartMiB <= end(a) {
-				return true
+			as, ae, bs, be := *a.StartMiB, end(a), *b.StartMiB, end(b)
+			if (as >= bs && as <= be) || (ae >= bs && ae <= be) || (as < bs && ae > be) {
+				return j, true
 			}
 		}
 	}
-	return false
+	return 0, false
 }
 
 func (v *validator) filesystem(f *Filesystem, p []any) {
-	if f.Path != nil {
+	if notEmpty(f.Path) {
 		v.err(validatePath(*f.Path), cat(p, "path")...)
 	}
 	virtiofs := f.Format != nil && *f.Format == "virtiofs" && v.ver.Formats["virtiofs"]
@@ -592,9 +697,6 @@ func (v *validator) raid(r *Raid, p []any) {
 	if len(r.Devices) == 0 {
 		v.err(ErrRaidDevicesRequired, cat(p, "devices")...)
 	}
-	for i, d := range r.Devices {
-		v.err(validatePath(string(d)), cat(p, "devices", i)...)
-	}
 	dupStrings(v, r.Devices, cat(p, "devices"))
 }
 
@@ -610,14 +712,17 @@ func (v *validator) luks(l *Luks, p []any) {
 	} else {
 		v.err(validatePath(*l.Device), cat(p, "device")...)
 	}
-	if l.KeyFile.Source != nil && v.validateURL(*l.KeyFile.Source) != nil {
+	if notEmpty(l.Clevis.Custom.Pin) && (len(l.Clevis.Tang) > 0 || isTrue(l.Clevis.Tpm2) || (l.Clevis.Threshold != nil && *l.Clevis.Threshold != 1)) {
+		v.err(ErrClevisCustomWithOthers, cat(p, "clevis")...)
+	}
+	if notEmpty(l.KeyFile.Source) && v.validateURL(*l.KeyFile.Source) != nil {
 		v.err(ErrInvalidLuksKeyFile, cat(p, "keys")...)
 	}
 	v.resource(&l.KeyFile, cat(p, "keyFile"))
 	if isTrue(l.Cex.Enabled) && clevisPresent(&l.Clevis) {
 		v.err(ErrCexWithClevis, cat(p, "cex")...)
 	}
-	if isTrue(l.Cex.Enabled) && l.KeyFile.Source != nil {
+	if isTrue(l.Cex.Enabled) && notEmpty(l.KeyFile.Source) {
 		v.err(ErrCexWithKeyFile, cat(p, "cex")...)
 	}
 	v.clevis(&l.Clevis, cat(p, "clevis"))
@@ -646,9 +751,6 @@ func (v *validator) clevis(c *Clevis, p []any) {
 		}
 		if nilOrEmpty(c.Custom.Config) {
 			v.err(ErrClevisConfigRequired, cat(cp, "config")...)
-		}
-		if len(c.Tang) > 0 || isTrue(c.Tpm2) || (c.Threshold != nil && *c.Threshold != 1) {
-			v.err(ErrClevisCustomWithOthers, cp...)
 		}
 	}
 	for i := range c.Tang {
@@ -766,6 +868,9 @@ func (v *validator) kargs(k *KernelArguments) {
 // systemdConflicts reports files, directories and links whose path is a
 // unit or drop-in that the config also writes.
 func (v *validator) systemdConflicts(c *Config) {
+	if !v.ver.SystemdPathConflicts {
+		return
+	}
 	const dir = "/etc/systemd/system/"
 	paths := map[string]bool{}
 	for _, u := range c.Systemd.Units {

@@ -24,6 +24,16 @@ type VersionInfo struct {
 	SpecialModeBits bool
 	// Resource.compression exists outside file contents/appends (3.1+).
 	CompressionEverywhere bool
+	// Config references and CAs are full resources whose source is
+	// required (3.1+); in 3.0 they are plain references checked only for
+	// a valid URL.
+	RequiredSources bool
+	// Link targets are validated as required (3.3+, when the reference
+	// made the target an optional pointer).
+	LinkTargetRequired bool
+	// Files, directories and links may not overwrite a unit or drop-in the
+	// config also writes (3.4+).
+	SystemdPathConflicts bool
 	// Added documents what the version added, for `flint schema` and docs.
 	Added string
 }
@@ -48,11 +58,13 @@ func with(base map[string]bool, items ...string) map[string]bool {
 }
 
 var (
-	schemes30 = set("http", "https", "tftp", "s3", "data", "oem", "file")
+	// coreos/ignition config/v3_*/types/url.go: 3.0 and 3.1 accept http,
+	// https, tftp, s3 and data; 3.2 adds gs; 3.4 adds arn. (oem:// and
+	// file:// exist only in Flatcar's patch set and an unmerged upstream
+	// pull request; ignition-validate rejects them, so flint does too.)
+	schemes30 = set("http", "https", "tftp", "s3", "data")
 	schemes32 = with(schemes30, "gs")
 	schemes34 = with(schemes32, "arn")
-	// Flatcar accepts oem:// only in the 3.0–3.4 validators.
-	schemes35 = func() map[string]bool { m := with(schemes34); delete(m, "oem"); return m }()
 
 	formats30 = set("ext4", "btrfs", "xfs", "vfat", "swap")
 	formats33 = with(formats30, "none")
@@ -64,19 +76,19 @@ var (
 var Versions = []VersionInfo{
 	{Version: *semver.New("3.0.0"), Schemes: schemes30, Hashes: set("sha512"), Formats: formats30,
 		Added: "base v3 spec"},
-	{Version: *semver.New("3.1.0"), Schemes: schemes30, Hashes: set("sha512", "sha256"), Formats: formats30, CompressionEverywhere: true,
+	{Version: *semver.New("3.1.0"), Schemes: schemes30, Hashes: set("sha512", "sha256"), Formats: formats30, CompressionEverywhere: true, RequiredSources: true,
 		Added: "httpHeaders, compression on every resource, ignition.proxy, filesystems[].mountOptions, sha256"},
-	{Version: *semver.New("3.2.0"), Schemes: schemes32, Hashes: set("sha512", "sha256"), Formats: formats30, CompressionEverywhere: true, RestrictedClevisPins: true,
+	{Version: *semver.New("3.2.0"), Schemes: schemes32, Hashes: set("sha512", "sha256"), Formats: formats30, CompressionEverywhere: true, RequiredSources: true, RestrictedClevisPins: true,
 		Added: "storage.luks, partitions[].resize, users/groups shouldExist, gs:// URLs"},
-	{Version: *semver.New("3.3.0"), Schemes: schemes32, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RestrictedClevisPins: true,
+	{Version: *semver.New("3.3.0"), Schemes: schemes32, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, RestrictedClevisPins: true,
 		Added: "kernelArguments, filesystem format none"},
-	{Version: *semver.New("3.4.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RestrictedClevisPins: true,
+	{Version: *semver.New("3.4.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SystemdPathConflicts: true, RestrictedClevisPins: true,
 		Added: "tang advertisement, luks discard and openOptions, arn: URLs"},
-	{Version: *semver.New("3.5.0"), Schemes: schemes35, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RestrictedClevisPins: true,
+	{Version: *semver.New("3.5.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SystemdPathConflicts: true, RestrictedClevisPins: true,
 		Added: "luks cex"},
-	{Version: *semver.New("3.6.0"), Schemes: schemes35, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, SpecialModeBits: true,
+	{Version: *semver.New("3.6.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SystemdPathConflicts: true, SpecialModeBits: true,
 		Added: "setuid/setgid/sticky mode bits honoured; any custom clevis pin"},
-	{Version: *semver.New("3.7.0-experimental"), Experimental: true, Schemes: schemes35, Hashes: set("sha512", "sha256"), Formats: formats37, CompressionEverywhere: true, SpecialModeBits: true,
+	{Version: *semver.New("3.7.0-experimental"), Experimental: true, Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats37, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SystemdPathConflicts: true, SpecialModeBits: true,
 		Added: "filesystem format virtiofs"},
 }
 
