@@ -8,12 +8,12 @@ import (
 	"os"
 
 	"github.com/coreos/vcontext/report"
-	"github.com/flintboot/flint/config"
+	"github.com/flintboot/flint/config/legacy"
 )
 
 // parseAny parses a config of any version flint accepts. The legacy
 // translator plugs in here when present.
-var parseAny = config.Parse
+var parseAny = legacy.ParseAny
 
 func readInput(e *Env, name string) ([]byte, error) {
 	if name == "-" {
