@@ -1,0 +1,217 @@
+// Package disks is the disks stage: GPT partitions (sgdisk), then RAID
+// arrays (mdadm), then LUKS2 volumes (cryptsetup, clevis), then filesystems
+// (mkfs.*), as the reference does it (SPEC-NOTES §5.3).
+//
+// Plan reads the machine and decides everything it can before the first
+// write: partition tables are read in Go and laid out with `sgdisk
+// --pretend`, existing LUKS volumes and filesystems are probed, and every
+// conflict (a mismatching partition without wipePartitionEntry, a partition
+// in use, a LUKS1 volume, a filesystem of the wrong type) fails planning.
+// Devices that do not exist yet, or that the partitioning step changes, are
+// probed again when applying.
+package disks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/flintboot/flint/log"
+	"github.com/flintboot/flint/resource"
+	"github.com/flintboot/flint/stages"
+	"github.com/flintboot/flint/system"
+)
+
+// DefaultDeviceTimeout bounds every wait for a device node.
+const DefaultDeviceTimeout = 2 * time.Minute
+
+// Stage is the disks stage. The zero value is ready to use.
+type Stage struct {
+	// DeviceTimeout bounds each wait for a device (default DefaultDeviceTimeout).
+	DeviceTimeout time.Duration
+}
+
+// New returns the disks stage.
+func New() *Stage { return &Stage{} }
+
+// Name implements stages.Stage.
+func (s *Stage) Name() string { return "disks" }
+
+func (s *Stage) timeout() time.Duration {
+	if s.DeviceTimeout > 0 {
+		return s.DeviceTimeout
+	}
+	return DefaultDeviceTimeout
+}
+
+// env is what planning and applying share.
+type env struct {
+	ctx     context.Context
+	log     *log.Logger
+	run     system.Runner // every command that changes something
+	read    system.Runner // read-only commands (real even when run is a DryRun)
+	fetcher *resource.Fetcher
+	paths   system.Paths
+	timeout time.Duration
+}
+
+func newEnv(s *Stage, c *stages.Context) *env {
+	e := &env{ctx: c.Ctx, log: c.Logger(), run: c.Runner, fetcher: c.Fetcher, paths: c.Paths, timeout: s.timeout()}
+	if e.ctx == nil {
+		e.ctx = context.Background()
+	}
+	if e.run == nil {
+		e.run = system.NewRunner(e.log, nil)
+	}
+	e.read = e.run
+	if _, dry := e.run.(*system.DryRun); dry {
+		// Planning must still read the machine: blkid, sgdisk --pretend
+		// and cryptsetup isLuks change nothing.
+		e.read = system.NewRunner(e.log, nil)
+	}
+	if e.paths.RunDir == "" {
+		e.paths = system.PathsFromEnv()
+	}
+	if e.fetcher == nil {
+		e.fetcher, _ = resource.New(resource.Options{})
+	}
+	return e
+}
+
+// Plan implements stages.Stage: it reads the machine and changes nothing.
+func (s *Stage) Plan(c *stages.Context) (stages.Plan, error) {
+	st := c.Config.Storage
+	p := &plan{env: newEnv(s, c)}
+	if len(st.Disks) == 0 && len(st.Raid) == 0 && len(st.Luks) == 0 && len(st.Filesystems) == 0 {
+		return p, nil
+	}
+	e := p.env
+	changing := map[string]bool{} // kernel names the partitioning step changes
+	for _, d := range st.Disks {
+		dev, err := system.WaitForDevice(e.ctx, d.Device, e.timeout)
+		if err != nil {
+			return nil, fmt.Errorf("partitioning %s: %w", d.Device, err)
+		}
+		dp, err := planDisk(e, d, dev)
+		if err != nil {
+			return nil, fmt.Errorf("partitioning %s: %w", d.Device, err)
+		}
+		p.disks = append(p.disks, dp)
+		for k := range dp.changedKernelNames() {
+			changing[k] = true
+		}
+	}
+	for _, r := range st.Raid {
+		rp, err := planRaid(r)
+		if err != nil {
+			return nil, err
+		}
+		p.raids = append(p.raids, rp)
+	}
+	// A device is probed now when it exists and partitioning leaves it
+	// alone; otherwise its decision waits for the apply step.
+	stable := func(dev string) (string, bool) {
+		real, err := filepath.EvalSymlinks(dev)
+		if err != nil || !isBlockDevice(real) {
+			return "", false
+		}
+		return real, !changing[filepath.Base(real)]
+	}
+	for _, l := range st.Luks {
+		lp, err := planLuks(e, l, stable)
+		if err != nil {
+			return nil, err
+		}
+		p.luks = append(p.luks, lp)
+	}
+	fps, err := planFilesystems(e, st.Filesystems, stable)
+	if err != nil {
+		return nil, err
+	}
+	p.fss = fps
+	return p, nil
+}
+
+// plan is the disks stage's plan.
+type plan struct {
+	env   *env
+	disks []*diskPlan
+	raids []*raidPlan
+	luks  []*luksPlan
+	fss   []*fsPlan
+}
+
+// Actions implements stages.Plan.
+func (p *plan) Actions() []stages.Action {
+	var a []stages.Action
+	for _, d := range p.disks {
+		a = append(a, d.actions()...)
+	}
+	for _, r := range p.raids {
+		a = append(a, r.action())
+	}
+	for _, l := range p.luks {
+		a = append(a, l.actions()...)
+	}
+	for _, f := range p.fss {
+		a = append(a, f.action())
+	}
+	return a
+}
+
+// Apply implements stages.Plan: partitions, RAID, LUKS, filesystems.
+func (p *plan) Apply(c *stages.Context) error {
+	e := p.env
+	if c.Ctx != nil {
+		e.ctx = c.Ctx
+	}
+	if c.Runner != nil {
+		e.run = c.Runner
+	}
+	if c.State == nil {
+		c.State = &stages.State{}
+	}
+	for _, d := range p.disks {
+		done := e.log.Op("partitioning %s", d.Device)
+		err := applyDisk(e, d)
+		done(err)
+		if err != nil {
+			return fmt.Errorf("partitioning %s: %w", d.Device, err)
+		}
+	}
+	for _, r := range p.raids {
+		done := e.log.Op("creating RAID array %s", r.Name)
+		err := applyRaid(e, r)
+		done(err)
+		if err != nil {
+			return fmt.Errorf("creating RAID array %s: %w", r.Name, err)
+		}
+	}
+	for _, l := range p.luks {
+		done := e.log.Op("setting up LUKS volume %s", l.Name)
+		err := applyLuks(e, l, c.State)
+		done(err)
+		if err != nil {
+			return fmt.Errorf("LUKS volume %s: %w", l.Name, err)
+		}
+	}
+	if len(p.fss) > 0 {
+		if err := applyFilesystems(e, p.fss); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func strOr(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// joinErrs joins errors, nil when there are none.
+func joinErrs(errs []error) error { return errors.Join(errs...) }
+
