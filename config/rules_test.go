@@ -1,0 +1,238 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/coreos/vcontext/report"
+)
+
+// entry is one expected report entry: severity, JSON path, message.
+type entry struct {
+	kind report.EntryKind
+	path string
+	msg  string
+}
+
+func E(path, msg string) entry { return entry{report.Error, path, msg} }
+func W(path, msg string) entry { return entry{report.Warn, path, msg} }
+
+// ruleCase is one rule exercised for every spec version in [since, until].
+type ruleCase struct {
+	name  string
+	since string // first version the case applies to ("" = 3.0.0)
+	until string // last version ("" = newest)
+	body  string // the config without the ignition.version member
+	want  []entry
+}
+
+func versionsBetween(t *testing.T, since, until string) []VersionInfo {
+	t.Helper()
+	lo, hi := 0, len(Versions)-1
+	if since != "" {
+		lo = mustSince(since)
+	}
+	if until != "" {
+		hi = mustSince(until)
+	}
+	return Versions[lo : hi+1]
+}
+
+func withVersion(v VersionInfo, body string) []byte {
+	ig := fmt.Sprintf(`"ignition":{"version":%q}`, v.Version.String())
+	if strings.Contains(body, `"ignition":{`) {
+		return []byte("{" + strings.Replace(body, `"ignition":{`, `"ignition":{"version":"`+v.Version.String()+`",`, 1) + "}")
+	}
+	if strings.TrimSpace(body) == "" {
+		return []byte("{" + ig + "}")
+	}
+	return []byte("{" + ig + "," + body + "}")
+}
+
+func entriesOf(r Report) []entry {
+	var out []entry
+	for _, e := range r.Entries {
+		out = append(out, entry{e.Kind, e.Context.String(), e.Message})
+	}
+	return out
+}
+
+func sortEntries(es []entry) []string {
+	var s []string
+	for _, e := range es {
+		s = append(s, fmt.Sprintf("%s %s: %s", e.kind, e.path, e.msg))
+	}
+	sort.Strings(s)
+	return s
+}
+
+func runRuleCases(t *testing.T, cases []ruleCase) {
+	for _, c := range cases {
+		for _, v := range versionsBetween(t, c.since, c.until) {
+			t.Run(c.name+"/"+v.Version.String(), func(t *testing.T) {
+				raw := withVersion(v, c.body)
+				_, r, err := Parse(raw)
+				got := sortEntries(entriesOf(r))
+				want := sortEntries(c.want)
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Fatalf("config %s\ngot:\n  %s\nwant:\n  %s", raw, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+				}
+				hasErr := false
+				for _, e := range c.want {
+					hasErr = hasErr || e.kind == report.Error
+				}
+				if hasErr != (err != nil) {
+					t.Fatalf("err = %v, want error: %v", err, hasErr)
+				}
+			})
+		}
+	}
+}
+
+const sha512sum = "sha512-" + "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+
+func TestRulesIgnition(t *testing.T) {
+	runRuleCases(t, []ruleCase{
+		{name: "empty", body: ``},
+		{name: "merge source required", since: "3.1.0", body: `"ignition":{"config":{"merge":[{"source":""},{}]}}`,
+			want: []entry{E("$.ignition.config.merge.0", "source is required"), E("$.ignition.config.merge.1", "source is required"), E("$.ignition.config.merge.1", "duplicate entry defined")}},
+		{name: "merge source not required in 3.0", until: "3.0.0", body: `"ignition":{"config":{"merge":[{"source":""}]}}`},
+		{name: "merge bad scheme", since: "3.1.0", body: `"ignition":{"config":{"merge":[{"source":"ftp://x/y"}]}}`,
+			want: []entry{E("$.ignition.config.merge.0", "invalid url scheme"), E("$.ignition.config.merge.0.source", "invalid url scheme")}},
+		{name: "merge bad scheme 3.0", until: "3.0.0", body: `"ignition":{"config":{"merge":[{"source":"ftp://x/y"}]}}`,
+			want: []entry{E("$.ignition.config.merge.0.source", "invalid url scheme")}},
+		{name: "merge duplicate", body: `"ignition":{"config":{"merge":[{"source":"http://a/b"},{"source":"http://a/b"}]}}`,
+			want: []entry{E("$.ignition.config.merge.1", "duplicate entry defined")}},
+		{name: "ca source required", since: "3.1.0", body: `"ignition":{"security":{"tls":{"certificateAuthorities":[{"source":""}]}}}`,
+			want: []entry{E("$.ignition.security.tls.certificateAuthorities.0", "source is required")}},
+		{name: "ca empty source 3.0", until: "3.0.0", body: `"ignition":{"security":{"tls":{"certificateAuthorities":[{"source":""}]}}}`},
+		{name: "replace empty source ok", body: `"ignition":{"config":{"replace":{"source":""}}}`},
+		{name: "gs scheme before 3.2", until: "3.1.0", body: `"storage":{"files":[{"path":"/f","contents":{"source":"gs://b/o"}}]}`,
+			want: []entry{E("$.storage.files.0.contents.source", "invalid url scheme")}},
+		{name: "gs scheme", since: "3.2.0", body: `"storage":{"files":[{"path":"/f","contents":{"source":"gs://b/o"}}]}`},
+		{name: "arn scheme before 3.4", until: "3.3.0", body: `"storage":{"files":[{"path":"/f","contents":{"source":"arn:aws:s3:::b/o"}}]}`,
+			want: []entry{E("$.storage.files.0.contents.source", "invalid url scheme")}},
+		{name: "arn ok", since: "3.4.0", body: `"storage":{"files":[{"path":"/f","contents":{"source":"arn:aws:s3:::b/o"}},{"path":"/g","contents":{"source":"arn:aws:s3:us-east-1:123:accesspoint/ap/object/k"}}]}`},
+		{name: "arn bad", since: "3.4.0", body: `"storage":{"files":[{"path":"/f","contents":{"source":"arn:aws:s3:::bucket"}},{"path":"/g","contents":{"source":"arn:aws:iam:::b/o"}},{"path":"/h","contents":{"source":"arn:aws:s3:us-east-1:1:accesspoint/ap"}}]}`,
+			want: []entry{E("$.storage.files.0.contents.source", "invalid S3 ARN format"), E("$.storage.files.1.contents.source", "invalid S3 ARN format"), E("$.storage.files.2.contents.source", "invalid S3 ARN format")}},
+		{name: "oem and file schemes rejected", body: `"storage":{"files":[{"path":"/f","contents":{"source":"oem:///x"}},{"path":"/g","contents":{"source":"file:///x"}}]}`,
+			want: []entry{E("$.storage.files.0.contents.source", "invalid url scheme"), E("$.storage.files.1.contents.source", "invalid url scheme")}},
+		{name: "s3 versionId", body: `"storage":{"files":[{"path":"/f","contents":{"source":"s3://b/o?versionId="}}]}`,
+			want: []entry{E("$.storage.files.0.contents.source", "invalid S3 object VersionId")}},
+		{name: "data url bad", body: `"storage":{"files":[{"path":"/f","contents":{"source":"data:;base64,!!"}}]}`,
+			want: []entry{E("$.storage.files.0.contents.source", "invalid data character")}},
+		{name: "hash", body: `"storage":{"files":[{"path":"/a","contents":{"source":"http://x/a","verification":{"hash":"sha512"}}},{"path":"/b","contents":{"source":"http://x/b","verification":{"hash":"md5-00"}}},{"path":"/c","contents":{"source":"http://x/c","verification":{"hash":"sha512-00"}}},{"path":"/d","contents":{"source":"http://x/d","verification":{"hash":"` + sha512sum + `"}}}]}`,
+			want: []entry{E("$.storage.files.0.contents.verification.hash", "malformed hash specifier"), E("$.storage.files.1.contents.verification.hash", "unrecognized hash function"), E("$.storage.files.2.contents.verification.hash", "incorrect size for hash sum")}},
+		{name: "sha256 before 3.1", until: "3.0.0", body: `"storage":{"files":[{"path":"/a","contents":{"source":"http://x/a","verification":{"hash":"sha256-0000000000000000000000000000000000000000000000000000000000000000"}}}]}`,
+			want: []entry{E("$.storage.files.0.contents.verification.hash", "unrecognized hash function")}},
+		{name: "verification needs source", body: `"storage":{"files":[{"path":"/a","contents":{"verification":{"hash":"` + sha512sum + `"}}}]}`,
+			want: []entry{E("$.storage.files.0.contents.verification.hash", "source must be specified if verification is specified")}},
+		{name: "compression", body: `"storage":{"files":[{"path":"/a","contents":{"source":"http://x/a","compression":"xz"}}]}`,
+			want: []entry{E("$.storage.files.0.contents.compression", "invalid compression method")}},
+		{name: "headers", since: "3.1.0", body: `"storage":{"files":[{"path":"/a","contents":{"source":"tftp://x/a","httpHeaders":[{"name":"","value":""},{"name":"","value":"v"}]}}]}`,
+			want: []entry{E("$.storage.files.0.contents.httpHeaders", "cannot use HTTP headers with this source scheme"), E("$.storage.files.0.contents.httpHeaders.0.name", "HTTP header name can't be empty"), E("$.storage.files.0.contents.httpHeaders.0.value", "unable to parse HTTP header"), E("$.storage.files.0.contents.httpHeaders.1.name", "HTTP header name can't be empty"), E("$.storage.files.0.contents.httpHeaders.1", "duplicate entry defined")}},
+		{name: "headers need source", since: "3.1.0", body: `"storage":{"files":[{"path":"/a","contents":{"httpHeaders":[{"name":"a","value":"b"}]}}]}`,
+			want: []entry{E("$.storage.files.0.contents.httpHeaders", "unable to parse url")}},
+		{name: "proxy", since: "3.1.0", body: `"ignition":{"proxy":{"httpProxy":"ftp://p","httpsProxy":"http://p","noProxy":["a","a"]}}`,
+			want: []entry{E("$.ignition.proxy.httpProxy", "proxies must be http(s)"), W("$.ignition.proxy.httpsProxy", "insecure plaintext HTTP proxy specified for HTTPS resources"), E("$.ignition.proxy.noProxy.1", "duplicate entry defined")}},
+		{name: "proxy unknown before 3.1", until: "3.0.0", body: `"ignition":{"proxy":{"httpProxy":"ftp://p"}}`,
+			want: []entry{W("$.ignition.proxy", "Unused key proxy (needs spec version 3.1.0 or newer)")}},
+	})
+}
+
+func TestRulesNodes(t *testing.T) {
+	runRuleCases(t, []ruleCase{
+		{name: "paths", body: `"storage":{"files":[{"path":""},{"path":"a"},{"path":"/a/../b"}],"directories":[{"path":"/d/"}],"links":[{"path":"rel","target":"/t"}]}`,
+			want: []entry{E("$.storage.files.0.path", "path not specified"), E("$.storage.files.1.path", "path not absolute"), E("$.storage.files.2.path", "path is not fully simplified"), E("$.storage.directories.0.path", "path is not fully simplified"), E("$.storage.links.0.path", "path not absolute")}},
+		{name: "mode", body: `"storage":{"files":[{"path":"/a","mode":4096},{"path":"/b","mode":-1}],"directories":[{"path":"/d","mode":99999}]}`,
+			want: []entry{E("$.storage.files.0.mode", "illegal file mode"), E("$.storage.files.1.mode", "illegal file mode"), E("$.storage.directories.0.mode", "illegal file mode")}},
+		{name: "special bits warn", until: "3.5.0", body: `"storage":{"files":[{"path":"/a","mode":2541}]}`,
+			want: []entry{W("$.storage.files.0.mode", ErrModeSpecialBits.Error())}},
+		{name: "special bits", since: "3.6.0", body: `"storage":{"files":[{"path":"/a","mode":2541}]}`},
+		{name: "overwrite needs source", body: `"storage":{"files":[{"path":"/a","overwrite":true}]}`,
+			want: []entry{E("$.storage.files.0.overwrite", "overwrite must be false if source is unspecified")}},
+		{name: "id and name", body: `"storage":{"files":[{"path":"/a","user":{"id":1,"name":"x"},"group":{"id":1,"name":"x"}}]}`,
+			want: []entry{E("$.storage.files.0.user", "cannot set both id and name"), E("$.storage.files.0.group", "cannot set both id and name")}},
+		{name: "shared key space", body: `"storage":{"directories":[{"path":"/a"}],"files":[{"path":"/a"},{"path":"/b"}],"links":[{"path":"/b","target":"/x"}]}`,
+			want: []entry{E("$.storage.files.0", "duplicate entry defined"), E("$.storage.links.0", "duplicate entry defined")}},
+		{name: "through link", body: `"storage":{"directories":[{"path":"/l/d"}],"files":[{"path":"/l/f"},{"path":"/lx/f"}],"links":[{"path":"/l","target":"/t"},{"path":"/l/m","target":"/t"}]}`,
+			want: []entry{E("$.storage.directories.0", "directory path includes link in config"), E("$.storage.files.0", "file path includes link in config"), E("$.storage.links.1", "link path includes link in config")}},
+		{name: "hard link to dir", body: `"storage":{"directories":[{"path":"/d"},{"path":"/q"}],"links":[{"path":"/h","target":"/d/","hard":true},{"path":"/i","target":"/d"},{"path":"/h2","target":"../q","hard":true}]}`,
+			want: []entry{E("$.storage.links.0", "hard link target is a directory"), E("$.storage.links.2", "hard link target is a directory")}},
+		{name: "hard link owner", body: `"storage":{"links":[{"path":"/h","target":"/t","hard":true,"user":{"id":0},"group":{"name":"g"}}]}`,
+			want: []entry{W("$.storage.links.0.user.id", "user/group ignored for hard link"), W("$.storage.links.0.group.name", "user/group ignored for hard link")}},
+		{name: "link target", since: "3.3.0", body: `"storage":{"links":[{"path":"/a"},{"path":"/b","target":""}]}`,
+			want: []entry{E("$.storage.links.0.target", "link target is required"), E("$.storage.links.1.target", "link target is required")}},
+		{name: "link target not checked before 3.3", until: "3.2.0", body: `"storage":{"links":[{"path":"/a"}]}`},
+		{name: "systemd conflict", since: "3.4.0", body: `"storage":{"files":[{"path":"/etc/systemd/system/a.service"},{"path":"/etc/systemd/system/a.service.d/b.conf"}]},"systemd":{"units":[{"name":"a.service","contents":"[Unit]","dropins":[{"name":"b.conf","contents":"[Unit]"}]}]}`,
+			want: []entry{E("$.storage.files.0.path", "path conflicts with systemd unit or dropin"), E("$.storage.files.1.path", "path conflicts with systemd unit or dropin")}},
+		{name: "systemd conflict before 3.4", until: "3.3.0", body: `"storage":{"files":[{"path":"/etc/systemd/system/a.service"}]},"systemd":{"units":[{"name":"a.service","contents":"[Unit]"}]}`},
+	})
+}
+
+func TestRulesDisks(t *testing.T) {
+	runRuleCases(t, []ruleCase{
+		{name: "device", body: `"storage":{"disks":[{"device":""},{"device":"sda"}]}`,
+			want: []entry{E("$.storage.disks.0.device", "disk device is required"), E("$.storage.disks.1.device", "path not absolute")}},
+		{name: "partitions", body: `"storage":{"disks":[{"device":"/dev/sda","partitions":[{"number":1,"label":"a:b"},{"number":1,"label":"0123456789012345678901234567890123456"},{"label":"x","guid":"nope","typeGuid":""},{}]}]}`,
+			want: []entry{E("$.storage.disks.0.partitions.0.label", "partition label will be truncated to text before the colon"), E("$.storage.disks.0.partitions.1.label", "partition labels may not exceed 36 characters"),
+				E("$.storage.disks.0.partitions.2.guid", `doesn't match the form "01234567-89AB-CDEF-EDCB-A98765432101"`), E("$.storage.disks.0.partitions.3", "a partition number >= 1 or a label must be specified"),
+				E("$.storage.disks.0.partitions.1", "partition numbers collide"), E("$.storage.disks.0.partitions.1", "duplicate entry defined")}},
+		{name: "labels collide", body: `"storage":{"disks":[{"device":"/dev/sda","partitions":[{"number":1,"label":"a"},{"number":2,"label":"a"}]}]}`,
+			want: []entry{E("$.storage.disks.0.partitions.1", "cannot use the same partition label twice")}},
+		{name: "overlap", body: `"storage":{"disks":[{"device":"/dev/sda","partitions":[{"number":1,"startMiB":1,"sizeMiB":10},{"number":2,"startMiB":5,"sizeMiB":10},{"number":3,"startMiB":0,"sizeMiB":10}]}]}`,
+			want: []entry{E("$.storage.disks.0.partitions.1", "partitions overlap")}},
+		{name: "fill size ends at start", body: `"storage":{"disks":[{"device":"/dev/sda","partitions":[{"number":1,"startMiB":1,"sizeMiB":0},{"number":2,"startMiB":2,"sizeMiB":10}]}]}`},
+		{name: "should not exist", body: `"storage":{"disks":[{"device":"/dev/sda","partitions":[{"number":1,"shouldExist":false,"sizeMiB":1},{"label":"b"}]}]}`,
+			want: []entry{E("$.storage.disks.0.partitions.0", "shouldExist specified false with other options also specified"), E("$.storage.disks.0.partitions", ErrZeroesWithShouldNotExist.Error())}},
+		{name: "filesystems", body: `"storage":{"filesystems":[{"device":"/dev/a","label":"x"},{"device":"/dev/b","format":"ntfs"},{"device":"/dev/c","format":"ext4","label":"12345678901234567"},{"device":"/dev/d","format":"vfat","label":"123456789012"},{"device":"/dev/e","path":""},{"device":"/dev/f","wipeFilesystem":true}]}`,
+			want: []entry{E("$.storage.filesystems.0.format", ErrFormatNilWithOthers.Error()), E("$.storage.filesystems.0.label", "filesystem must specify format if label is specified"), E("$.storage.filesystems.1.format", "invalid filesystem format"),
+				E("$.storage.filesystems.2.label", "filesystem labels cannot be longer than 16 characters when using ext4"), E("$.storage.filesystems.3.label", "filesystem labels cannot be longer than 11 characters when using vfat"), E("$.storage.filesystems.5.format", ErrFormatNilWithOthers.Error())}},
+		{name: "format none", since: "3.3.0", body: `"storage":{"filesystems":[{"device":"/dev/a","format":"none"}]}`},
+		{name: "format none before 3.3", until: "3.2.0", body: `"storage":{"filesystems":[{"device":"/dev/a","format":"none"}]}`,
+			want: []entry{E("$.storage.filesystems.0.format", "invalid filesystem format")}},
+		{name: "virtiofs", since: "3.7.0-experimental", body: `"storage":{"filesystems":[{"device":"tag","format":"virtiofs","path":"/mnt"},{"device":"0123456789012345678901234567890123456","format":"virtiofs","label":"l","uuid":"u","wipeFilesystem":true,"options":["x"]}]}`,
+			want: []entry{E("$.storage.filesystems.1.device", ErrVirtiofsTagTooLong.Error()), E("$.storage.filesystems.1.label", ErrVirtiofsLabel.Error()), E("$.storage.filesystems.1.uuid", ErrVirtiofsUUID.Error()), E("$.storage.filesystems.1.wipeFilesystem", ErrVirtiofsWipe.Error()), E("$.storage.filesystems.1.options", ErrVirtiofsOptions.Error())}},
+		{name: "virtiofs before 3.7", until: "3.6.0", body: `"storage":{"filesystems":[{"device":"/dev/a","format":"virtiofs"}]}`,
+			want: []entry{E("$.storage.filesystems.0.format", "invalid filesystem format")}},
+		{name: "raid", body: `"storage":{"raid":[{"name":"a"},{"name":"b","level":"raid0","spares":1,"devices":["/dev/x","/dev/x"]},{"name":"c","level":"raid7","devices":["/dev/y"]}]}`,
+			want: []entry{E("$.storage.raid.0.level", "raid level is required"), E("$.storage.raid.0.devices", "raid devices required"), E("$.storage.raid.1.level", "spares unsupported for linear and raid0 arrays"), E("$.storage.raid.1.devices.1", "duplicate entry defined"), E("$.storage.raid.2.level", "unrecognized raid level")}},
+	})
+}
+
+func TestRulesLuks(t *testing.T) {
+	runRuleCases(t, []ruleCase{
+		{name: "luks before 3.2", until: "3.1.0", body: `"storage":{"luks":[{"name":"a"}]}`,
+			want: []entry{W("$.storage.luks", "Unused key luks (needs spec version 3.2.0 or newer)")}},
+		{name: "luks basics", since: "3.2.0", body: `"storage":{"luks":[{"name":"a/b","label":"012345678901234567890123456789012345678901234567"},{"name":"c","device":"/dev/c","keyFile":{"source":"ftp://k"}}]}`,
+			want: []entry{E("$.storage.luks.0.name", "device names cannot contain slashes"), E("$.storage.luks.0.label", "luks device labels cannot be longer than 47 characters"), E("$.storage.luks.0.device", "disk device is required"), E("$.storage.luks.1.keys", "invalid key-file source"), E("$.storage.luks.1.keyFile.source", "invalid url scheme")}},
+		{name: "clevis", since: "3.2.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"tpm2":true,"custom":{"pin":"tpm2","config":"{}"},"tang":[{"url":"ftp://t"},{"url":"ftp://t","thumbprint":"x"}]}},{"name":"b","device":"/dev/b","clevis":{"custom":{"needsNetwork":true}}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis", "cannot use custom clevis config with tpm2, tang, or threshold"), E("$.storage.luks.0.clevis.tang.0.url", "invalid url scheme"), E("$.storage.luks.0.clevis.tang.0.thumbprint", "thumbprint is required"), E("$.storage.luks.0.clevis.tang.1.url", "invalid url scheme"), E("$.storage.luks.0.clevis.tang.1", "duplicate entry defined"),
+				E("$.storage.luks.1.clevis.custom.pin", "missing required custom clevis pin"), E("$.storage.luks.1.clevis.custom.config", "missing required custom clevis config")}},
+		{name: "clevis pin restricted", since: "3.2.0", until: "3.5.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"custom":{"pin":"trustee","config":"{}"}}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis.custom.pin", "unsupported clevis pin")}},
+		{name: "clevis pin free", since: "3.6.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"custom":{"pin":"trustee","config":"{}"}}}]}`},
+		{name: "tang advertisement", since: "3.4.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"tang":[{"url":"http://t","thumbprint":"x","advertisement":"{"}]}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis.tang.0.advertisement", "advertisement is not valid JSON")}},
+		{name: "cex", since: "3.5.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","cex":{"enabled":true},"clevis":{"tpm2":true},"keyFile":{"source":"http://k"}}]}`,
+			want: []entry{E("$.storage.luks.0.cex", "cannot use cex with clevis"), E("$.storage.luks.0.cex", "cannot use key file with cex")}},
+		{name: "open options dup", since: "3.4.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","openOptions":["x","x"],"options":["y","y"]}]}`,
+			want: []entry{E("$.storage.luks.0.openOptions.1", "duplicate entry defined")}},
+	})
+}
+
+func TestRulesSystemdPasswdKargs(t *testing.T) {
+	runRuleCases(t, []ruleCase{
+		{name: "units", body: `"systemd":{"units":[{"name":"a.foo","contents":"[Unit"},{"name":"b.service","enabled":true,"contents":"[Unit]\nA=b","dropins":[{"name":"x.txt","contents":"[Service"}]},{"name":"b.service"}]}`,
+			want: []entry{E("$.systemd.units.0.name", "invalid systemd unit extension"), E("$.systemd.units.0.contents", "invalid unit content: unable to find end of section"), W("$.systemd.units.1.contents", `unit "b.service" is enabled, but has no install section so enable does nothing`),
+				E("$.systemd.units.1.dropins.0.name", "invalid systemd drop-in extension"), E("$.systemd.units.1.dropins.0.contents", "invalid unit content: unable to find end of section"), E("$.systemd.units.2", "duplicate entry defined")}},
+		{name: "passwd dups", body: `"passwd":{"users":[{"name":"a","sshAuthorizedKeys":["k","k"],"groups":["g","g"]},{"name":"a"}],"groups":[{"name":"g"},{"name":"g"}]}`,
+			want: []entry{E("$.passwd.users.0.sshAuthorizedKeys.1", "duplicate entry defined"), E("$.passwd.users.0.groups.1", "duplicate entry defined"), E("$.passwd.users.1", "duplicate entry defined"), E("$.passwd.groups.1", "duplicate entry defined")}},
+		{name: "kargs shared key space", since: "3.3.0", body: `"kernelArguments":{"shouldExist":["a","b","a"],"shouldNotExist":["b"]}`,
+			want: []entry{E("$.kernelArguments.shouldExist.2", "duplicate entry defined"), E("$.kernelArguments.shouldNotExist.0", "duplicate entry defined")}},
+		{name: "unused keys", body: `"storage":{"filez":[],"files":[{"path":"/a","Mode":420}]}`,
+			want: []entry{W("$.storage.filez", "Unused key filez; did you mean $.storage.files?"), W("$.storage.files.0.Mode", "Unused key Mode; did you mean $.storage.files.0.mode?")}},
+	})
+}
