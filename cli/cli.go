@@ -34,6 +34,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"validate", "validate a config: flint validate [--strict] [--format text|json] FILE|-", runValidate},
+		{"translate", "translate a config to spec 3: flint translate [--to 3.x.0] FILE|-", runTranslate},
 		{"version", "print flint's version", runVersion},
 	}
 }
