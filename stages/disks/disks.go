@@ -214,4 +214,3 @@ func strOr(p *string, def string) string {
 
 // joinErrs joins errors, nil when there are none.
 func joinErrs(errs []error) error { return errors.Join(errs...) }
-
