@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -114,8 +115,11 @@ func (s *Stage) Plan(c *stages.Context) (stages.Plan, error) {
 	// alone; otherwise its decision waits for the apply step.
 	stable := func(dev string) (string, bool) {
 		real, err := filepath.EvalSymlinks(dev)
-		if err != nil || !isBlockDevice(real) {
+		if err != nil {
 			return "", false
+		}
+		if st, err := os.Stat(real); err != nil || !(st.Mode().IsRegular() || isBlockDevice(real)) {
+			return "", false // image files count: host tests and offline images
 		}
 		return real, !changing[filepath.Base(real)]
 	}
