@@ -38,6 +38,7 @@ func commands() []command {
 		{"validate", "validate a config: flint validate [--strict] [--format text|json] FILE|-", runValidate},
 		{"translate", "translate a config to spec 3: flint translate [--to 3.x.0] FILE|-", runTranslate},
 		{"version", "print flint's version", runVersion},
+		{"rmcfg", "delete the config from the hypervisor: flint rmcfg --platform ID", runRmcfg},
 	}
 }
 

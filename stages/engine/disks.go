@@ -2,11 +2,12 @@ package engine
 
 import (
 	"github.com/flintboot/flint/stages"
+	"github.com/flintboot/flint/stages/disks"
 )
 
 // disksStage is the disks stage (stages/disks, written separately). Until
 // it is wired in, a placeholder refuses configs that need it.
-func disksStage() stages.Stage { return pendingDisks{} }
+func disksStage() stages.Stage { return disks.New() }
 
 type pendingDisks struct{}
 
