@@ -1,0 +1,75 @@
+package providers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flintboot/flint/log"
+)
+
+// Acquire finds the user config the way the fetch stages need it: the
+// kernel command line first, then user.ign in the system config directories,
+// then the platform's provider. The first source that is online decides:
+// its config, ErrNoConfig (continue with base configs only) or its error.
+// source names where the answer came from ("cmdline:<url>",
+// "system:/etc/flint/user.ign", "platform:aws").
+//
+// User data meant for cloud-init (#cloud-config or a #! script, possibly
+// gzipped) is reported as ErrNoConfig with an info line, as Flatcar does.
+func Acquire(ctx context.Context, env *Env, platform string) (raw []byte, source string, err error) {
+	env.fill()
+	// 1. kernel command line
+	raw, err = cmdlineProvider{}.Fetch(ctx, env)
+	if !errors.Is(err, ErrOffline) {
+		c, _ := readCmdline(env)
+		source = "cmdline"
+		if c.URL != "" {
+			source = "cmdline:" + log.Redact(c.URL)
+		} else if c.Device != "" {
+			source = "cmdline:" + c.Device + ":" + c.Path
+		}
+		return finishAcquire(raw, source, err)
+	}
+	// 2. user.ign
+	if p, b, ferr := findUserIgn(env); !errors.Is(ferr, ErrOffline) {
+		source = "system:" + p
+		if ferr != nil {
+			return nil, source, ferr
+		}
+		log.Info("using config from %s", p)
+		if len(bytes.TrimSpace(b)) == 0 {
+			return nil, source, ErrNoConfig
+		}
+		return finishAcquire(b, source, nil)
+	}
+	// 3. the platform
+	p, err := Lookup(platform)
+	if err != nil {
+		return nil, "", err
+	}
+	source = "platform:" + p.Name()
+	done := log.Op("fetching config from platform %s", p.Name())
+	raw, err = p.Fetch(ctx, env)
+	if errors.Is(err, ErrNoConfig) {
+		done(nil)
+	} else {
+		done(err)
+	}
+	if errors.Is(err, ErrOffline) {
+		return nil, source, fmt.Errorf("platform %s: %w", p.Name(), err)
+	}
+	return finishAcquire(raw, source, err)
+}
+
+func finishAcquire(raw []byte, source string, err error) ([]byte, string, error) {
+	if err != nil {
+		return nil, source, err
+	}
+	if IsCloudConfig(raw) {
+		log.Info("config from %s is a cloud-config or script, not a flint config: continuing without user config", source)
+		return nil, source, ErrNoConfig
+	}
+	return raw, source, nil
+}
