@@ -35,6 +35,7 @@ func commands() []command {
 	return []command{
 		{"apply", "provision a root: flint apply [--root DIR] [--offline] [--ignore-unsupported] [--all-stages] CONFIG|-", runApply},
 		{"plan", "print what apply would do, change nothing: flint plan [--root DIR] CONFIG|-", runPlan},
+		{"run", "run one provisioning stage (what the initramfs units call): flint run --stage S --platform P [--root /sysroot]", runRun},
 		{"validate", "validate a config: flint validate [--strict] [--format text|json] FILE|-", runValidate},
 		{"translate", "translate a config to spec 3: flint translate [--to 3.x.0] FILE|-", runTranslate},
 		{"version", "print flint's version", runVersion},

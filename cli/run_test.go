@@ -1,0 +1,292 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flintboot/flint/stages"
+)
+
+// runEnv isolates `flint run` from the host: run dir, system config dirs
+// (flint's and Ignition's), kernel command line and boot id all point into
+// a temp dir. It returns that dir.
+func runEnv(t *testing.T, cmdline string) string {
+	t.Helper()
+	d := t.TempDir()
+	for _, kv := range [][2]string{
+		{"FLINT_RUN_DIR", filepath.Join(d, "run")},
+		{"FLINT_LOCAL_CONFIG_DIR", filepath.Join(d, "etc-flint")},
+		{"FLINT_SYSTEM_CONFIG_DIR", filepath.Join(d, "usr-lib-flint")},
+		{"IGNITION_SYSTEM_RUNTIME_CONFIG_DIR", filepath.Join(d, "run-ignition")},
+		{"IGNITION_SYSTEM_LOCAL_CONFIG_DIR", filepath.Join(d, "etc-ignition")},
+		{"IGNITION_SYSTEM_CONFIG_DIR", filepath.Join(d, "usr-lib-ignition")},
+		{"FLINT_KERNEL_CMDLINE_PATH", filepath.Join(d, "cmdline")},
+		{"IGNITION_KERNEL_CMDLINE_PATH", filepath.Join(d, "cmdline")},
+		{"FLINT_CONFIG_FILE", filepath.Join(d, "config.ign")},
+	} {
+		t.Setenv(kv[0], kv[1])
+	}
+	if err := os.WriteFile(filepath.Join(d, "cmdline"), []byte(cmdline+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	setBoot(t, d, "boot-1")
+	return d
+}
+
+// setBoot fakes the kernel's boot id.
+func setBoot(t *testing.T, d, id string) {
+	t.Helper()
+	p := filepath.Join(d, "boot_id")
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := stages.BootIDFile
+	stages.BootIDFile = p
+	t.Cleanup(func() { stages.BootIDFile = old })
+}
+
+func flint(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	err := Run(context.Background(), append([]string{"flint"}, args...), strings.NewReader(""), &o, &e)
+	return o.String(), e.String(), ExitCode(err)
+}
+
+func runStages(t *testing.T, root string, names ...string) {
+	t.Helper()
+	for _, s := range names {
+		if _, e, code := flint(t, "run", "--stage", s, "--platform", "file", "--root", root, "--log-to-stdout"); code != 0 {
+			t.Fatalf("stage %s: exit %d\n%s", s, code, e)
+		}
+	}
+}
+
+const goodConfig = `{"ignition":{"version":"3.4.0"},
+ "storage":{"files":[{"path":"/etc/hello.txt","mode":420,"contents":{"source":"data:,hello"}}]}}`
+
+func TestRunStagesInOrder(t *testing.T) {
+	d := runEnv(t, "")
+	if err := os.WriteFile(filepath.Join(d, "config.ign"), []byte(goodConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(d, "root")
+	os.MkdirAll(root, 0o755)
+	runStages(t, root, "fetch-offline", "kargs", "disks", "mount", "files", "umount")
+
+	b, err := os.ReadFile(filepath.Join(root, "etc/hello.txt"))
+	if err != nil || string(b) != "hello" {
+		t.Fatalf("hello.txt = %q, %v", b, err)
+	}
+	fi, err := os.Stat(filepath.Join(d, "run", "config.json"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("config cache: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(d, "run", "neednet")); err == nil {
+		t.Error("need-network flag for an offline config")
+	}
+	var res stages.Result
+	raw, err := os.ReadFile(filepath.Join(root, "etc/.flint-result.json"))
+	if err != nil || json.Unmarshal(raw, &res) != nil {
+		t.Fatalf("result file: %v\n%s", err, raw)
+	}
+	if !res.UserConfigProvided || res.ProvisioningBootID != "boot-1" || res.Platform != "file" {
+		t.Errorf("result: %+v", res)
+	}
+	var names []string
+	for _, s := range res.Stages {
+		names = append(names, s.Name)
+	}
+	if got := strings.Join(names, ","); got != "fetch-offline,kargs,disks,mount,files" {
+		t.Errorf("stages in result: %s", got)
+	}
+	if _, err := os.Stat(filepath.Join(root, InProgressStamp)); err == nil {
+		t.Error("the first-boot-in-progress stamp survived a successful files stage")
+	}
+	st, err := stages.LoadState(filepath.Join(d, "run", "state"))
+	if err != nil || len(st.Stages) != 6 || len(st.FetchedConfigs) == 0 {
+		t.Errorf("state: %+v %v", st, err)
+	}
+}
+
+func TestRunNeedNet(t *testing.T) {
+	d := runEnv(t, "")
+	// a referenced file on the network: fetch-offline caches the config
+	// and raises the flag
+	cfg := `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/x","contents":{"source":"http://127.0.0.1:9/x"}}]}}`
+	os.WriteFile(filepath.Join(d, "config.ign"), []byte(cfg), 0o644)
+	runStages(t, filepath.Join(d, "root"), "fetch-offline")
+	if _, err := os.Stat(filepath.Join(d, "run", "neednet")); err != nil {
+		t.Errorf("no need-network flag: %v", err)
+	}
+
+	// the config itself on the network (kernel command line): no cache,
+	// the flag, exit 0; then fetch gets it
+	d = runEnv(t, "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(goodConfig)) })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	os.WriteFile(filepath.Join(d, "cmdline"), []byte(fmt.Sprintf("flint.config.url=http://%s/c.ign\n", ln.Addr())), 0o644)
+	root := filepath.Join(d, "root")
+	runStages(t, root, "fetch-offline")
+	if _, err := os.Stat(filepath.Join(d, "run", "neednet")); err != nil {
+		t.Errorf("no need-network flag: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(d, "run", "config.json")); err == nil {
+		t.Error("config cached although it was never fetched")
+	}
+	runStages(t, root, "fetch", "files")
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/hello.txt")); string(b) != "hello" {
+		t.Errorf("hello.txt = %q", b)
+	}
+}
+
+func TestRunFailureSummary(t *testing.T) {
+	d := runEnv(t, "")
+	const canary = "CANARY-9d1e"
+	cfg := `{"ignition":{"version":"3.4.0"},"storage":{"files":[
+	  {"path":"/etc/secret","contents":{"source":"data:,` + canary + `"}},
+	  {"path":"/etc/bad","contents":{"source":"data:,x","verification":{"hash":"sha512-` + strings.Repeat("0", 128) + `"}}}]}}`
+	os.WriteFile(filepath.Join(d, "config.ign"), []byte(cfg), 0o644)
+	root := filepath.Join(d, "root")
+	runStages(t, root, "fetch-offline", "mount")
+	stdout, stderr, code := flint(t, "run", "--stage", "files", "--platform", "file", "--root", root, "--log-to-stdout")
+	if code != ExitFailure {
+		t.Fatalf("exit %d, want %d", code, ExitFailure)
+	}
+	summary, err := os.ReadFile(filepath.Join(d, "run", FailureFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(summary) != stderr {
+		t.Errorf("stderr and failure.txt differ:\n%s\n---\n%s", stderr, summary)
+	}
+	for _, want := range []string{"flint: the files stage failed", "hash verification failed", "journalctl -t flint"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stderr)
+		}
+	}
+	if n := strings.Count(strings.TrimSpace(stderr), "\n") + 1; n > 5 {
+		t.Errorf("summary is %d lines, want one short paragraph:\n%s", n, stderr)
+	}
+	if strings.Contains(stdout+stderr, canary) {
+		t.Errorf("secret canary in the output")
+	}
+	// the stamp stays: this first boot did not finish
+	if _, err := os.Stat(filepath.Join(root, InProgressStamp)); err != nil {
+		t.Errorf("stamp gone after a failed files stage: %v", err)
+	}
+}
+
+func TestRunInterruptedFirstBoot(t *testing.T) {
+	d := runEnv(t, "")
+	os.WriteFile(filepath.Join(d, "config.ign"), []byte(goodConfig), 0o644)
+	root := filepath.Join(d, "root")
+	// boot 1 stops after the mount stage (power loss)
+	runStages(t, root, "fetch-offline", "disks", "mount")
+	var s stamp
+	raw, err := os.ReadFile(filepath.Join(root, InProgressStamp))
+	if err != nil || json.Unmarshal(raw, &s) != nil || s.BootID != "boot-1" || s.Stage != "mount" {
+		t.Fatalf("stamp %q %v", raw, err)
+	}
+	// boot 2, same disks
+	setBoot(t, d, "boot-2")
+	os.RemoveAll(filepath.Join(d, "run"))
+	runStages(t, root, "fetch-offline", "disks")
+	_, stderr, code := flint(t, "run", "--stage", "mount", "--platform", "file", "--root", root, "--log-to-stdout")
+	if code != ExitFailure {
+		t.Fatalf("second run on half-provisioned disks: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"mount stage failed", "interrupted first boot", "boot-1", RerunForceArg} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("refusal lacks %q:\n%s", want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/hello.txt")); err == nil {
+		t.Error("files were written despite the refusal")
+	}
+	// the override
+	os.WriteFile(filepath.Join(d, "cmdline"), []byte("flint.firstboot "+RerunForceArg+"\n"), 0o644)
+	runStages(t, root, "mount", "files")
+	if _, err := os.Stat(filepath.Join(root, InProgressStamp)); err == nil {
+		t.Error("stamp left after the forced run finished")
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	runEnv(t, "")
+	for _, args := range [][]string{
+		{"run"},
+		{"run", "--stage", "files"},
+		{"run", "--platform", "qemu"},
+		{"run", "--stage", "nope", "--platform", "qemu"},
+		{"run", "--stage", "files", "--platform", "nope"},
+		{"run", "--stage", "files", "--platform", "qemu", "extra"},
+	} {
+		if _, e, code := flint(t, args...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, ExitUsage, e)
+		}
+	}
+	_, e, _ := flint(t, "run", "--stage", "files", "--platform", "nope")
+	if !strings.Contains(e, "nope is not a valid platform") {
+		t.Errorf("platform error: %s", e)
+	}
+}
+
+// Ignition's spellings: single dash, "=" or a separate value; Flatcar ids.
+func TestRunIgnitionFlagSpellings(t *testing.T) {
+	d := runEnv(t, "")
+	os.WriteFile(filepath.Join(d, "config.ign"), []byte(goodConfig), 0o644)
+	root := filepath.Join(d, "root")
+	for _, args := range [][]string{
+		{"run", "-stage=fetch-offline", "-platform=file", "-root=" + root, "-log-to-stdout"},
+		{"run", "-stage", "files", "-platform", "file", "-root", root, "-log-to-stdout",
+			"-config-cache", filepath.Join(d, "run", "config.json"), "-state-file", filepath.Join(d, "run", "state")},
+	} {
+		if _, e, code := flint(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, e)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/hello.txt")); err != nil {
+		t.Error(err)
+	}
+	// a Flatcar OEM id resolves through the platform table
+	if _, e, code := flint(t, "run", "--stage", "kargs", "--platform", "ec2", "--root", root, "--log-to-stdout"); code != 0 {
+		t.Errorf("--platform ec2: exit %d\n%s", code, e)
+	}
+}
+
+func TestFailureSummaryRedacts(t *testing.T) {
+	inner := errors.New("connection refused")
+	err := fmt.Errorf("files: %w", &stageError{op: "fetching the config from cmdline:https://user:pw@h.example/c.ign?token=abc",
+		err: fmt.Errorf("GET https://user:pw@h.example/c.ign?token=abc: %w", inner)})
+	s := FailureSummary("files", err)
+	for _, bad := range []string{"pw@", "token=abc", "user:"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("summary leaks %q:\n%s", bad, s)
+		}
+	}
+	if !strings.Contains(s, "while: fetching the config from cmdline:https://h.example/c.ign") {
+		t.Errorf("operation missing:\n%s", s)
+	}
+	long := FailureSummary("disks", errors.New(strings.Repeat("x", 5000)))
+	if len(long) > 1000 {
+		t.Errorf("summary not bounded: %d bytes", len(long))
+	}
+	plain := FailureSummary("disks", fmt.Errorf("disks: creating partition 1 on /dev/vda: %w", errors.New("sgdisk exited 4")))
+	if !strings.Contains(plain, "while: creating partition 1 on /dev/vda") || !strings.Contains(plain, "error: sgdisk exited 4") {
+		t.Errorf("split:\n%s", plain)
+	}
+}
