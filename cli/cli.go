@@ -40,6 +40,7 @@ func commands() []command {
 		{"translate", "translate a config to spec 3: flint translate [--to 3.x.0] FILE|-", runTranslate},
 		{"version", "print flint's version", runVersion},
 		{"rmcfg", "delete the config from the hypervisor: flint rmcfg --platform ID", runRmcfg},
+		{"schema", "print the JSON Schema of a spec version: flint schema VERSION", runSchema},
 	}
 }
 
