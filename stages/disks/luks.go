@@ -29,9 +29,6 @@ var (
 	// ErrBadVolume: the device holds something that is not LUKS and
 	// wipeVolume is false.
 	ErrBadVolume = errors.New("volume is not of the correct type")
-	// ErrLuksMismatch: an existing LUKS2 volume differs from the config and
-	// wipeVolume is false.
-	ErrLuksMismatch = errors.New("existing LUKS2 volume does not match")
 )
 
 type luksPlan struct {
@@ -60,23 +57,24 @@ type luksFound struct {
 
 // decideLuks: wipeVolume or an empty device → format; a LUKS2 volume is
 // reused when a key file is given, no clevis binding is wanted, and label,
-// UUID and discard match; anything else is refused.
-func decideLuks(l config.Luks, f luksFound) (string, error) {
+// UUID and discard match, else formatted anew (the reason is returned);
+// LUKS1 and any other signature are refused.
+func decideLuks(l config.Luks, f luksFound) (string, string, error) {
 	if isTrue(l.WipeVolume) {
-		return luksFormat, nil
+		return luksFormat, "", nil
 	}
 	if f.Info.Type == "" && f.Info.PartTableType == "" {
-		return luksFormat, nil
+		return luksFormat, "", nil
 	}
 	if f.Info.Type != "crypto_LUKS" {
 		found := f.Info.Type
 		if found == "" {
 			found = "partition table " + f.Info.PartTableType
 		}
-		return "", fmt.Errorf("%w (found %s) and wipeVolume is false", ErrBadVolume, found)
+		return "", "", fmt.Errorf("%w (found %s) and wipeVolume is false", ErrBadVolume, found)
 	}
 	if !f.IsLuks2 {
-		return "", ErrLUKS1
+		return "", "", ErrLUKS1
 	}
 	var why []string
 	if !hasKeySource(l) {
@@ -95,9 +93,9 @@ func decideLuks(l config.Luks, f luksFound) (string, error) {
 		why = append(why, fmt.Sprintf("discard %t, want %t", f.Discard, isTrue(l.Discard)))
 	}
 	if len(why) > 0 {
-		return "", fmt.Errorf("%w: %s; set wipeVolume to replace it", ErrLuksMismatch, strings.Join(why, ", "))
+		return luksFormat, "existing LUKS2 volume not reused: " + strings.Join(why, ", "), nil
 	}
-	return luksReuse, nil
+	return luksReuse, "", nil
 }
 
 func probeLuks(e *env, dev string) (luksFound, error) {
@@ -150,7 +148,7 @@ func planLuks(e *env, l config.Luks, stable func(string) (string, bool)) (*luksP
 		if err != nil {
 			return nil, fmt.Errorf("LUKS volume %s: %w", l.Name, err)
 		}
-		if lp.Decision, err = decideLuks(l, f); err != nil {
+		if lp.Decision, lp.Why, err = decideLuks(l, f); err != nil {
 			return nil, fmt.Errorf("LUKS volume %s on %s: %w", l.Name, lp.Device, err)
 		}
 	}
@@ -179,6 +177,9 @@ func (l *luksPlan) actions() []stages.Action {
 	}
 	if l.L.UUID != nil {
 		d += ", uuid " + *l.L.UUID
+	}
+	if l.Why != "" {
+		d += "; " + l.Why
 	}
 	a = append(a, stages.Action{Op: "luks-format", Target: l.Device, Detail: d},
 		stages.Action{Op: "luks-open", Target: l.Device, Detail: "/dev/mapper/" + l.Name})
@@ -327,7 +328,7 @@ func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
 		if err != nil {
 			return err
 		}
-		if lp.Decision, err = decideLuks(l, f); err != nil {
+		if lp.Decision, lp.Why, err = decideLuks(l, f); err != nil {
 			return fmt.Errorf("%s: %w", lp.Device, err)
 		}
 	}
@@ -356,6 +357,9 @@ func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
 			}
 		}
 	} else {
+		if lp.Why != "" {
+			e.log.Info("volume %s on %s: %s", l.Name, lp.Device, lp.Why)
+		}
 		if isTrue(l.WipeVolume) {
 			if _, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolWipefs, Args: []string{"-a", dev}}); err != nil {
 				return fmt.Errorf("wiping %s: %w", dev, err)

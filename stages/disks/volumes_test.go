@@ -104,21 +104,21 @@ func TestDecideLuks(t *testing.T) {
 	src := config.Resource{Source: ptr("data:,key")}
 	base := config.Luks{Name: "root", Device: ptr("/dev/x"), KeyFile: src, Label: ptr("L"), UUID: ptr("AAAA")}
 	luks2 := luksFound{Info: system.FsInfo{Type: "crypto_LUKS", Label: "L", UUID: "aaaa"}, IsLuks2: true}
-	if d, err := decideLuks(base, luks2); err != nil || d != luksReuse {
+	if d, _, err := decideLuks(base, luks2); err != nil || d != luksReuse {
 		t.Fatalf("reuse: %s %v", d, err)
 	}
-	if d, err := decideLuks(base, luksFound{}); err != nil || d != luksFormat {
+	if d, _, err := decideLuks(base, luksFound{}); err != nil || d != luksFormat {
 		t.Fatalf("empty: %s %v", d, err)
 	}
-	if _, err := decideLuks(base, luksFound{Info: system.FsInfo{Type: "crypto_LUKS"}}); !errors.Is(err, ErrLUKS1) {
+	if _, _, err := decideLuks(base, luksFound{Info: system.FsInfo{Type: "crypto_LUKS"}}); !errors.Is(err, ErrLUKS1) {
 		t.Fatalf("luks1: %v", err)
 	}
-	if _, err := decideLuks(base, luksFound{Info: system.FsInfo{Type: "ext4"}}); !errors.Is(err, ErrBadVolume) {
+	if _, _, err := decideLuks(base, luksFound{Info: system.FsInfo{Type: "ext4"}}); !errors.Is(err, ErrBadVolume) {
 		t.Fatalf("ext4: %v", err)
 	}
 	wipe := base
 	wipe.WipeVolume = ptr(true)
-	if d, _ := decideLuks(wipe, luksFound{Info: system.FsInfo{Type: "crypto_LUKS"}}); d != luksFormat {
+	if d, _, _ := decideLuks(wipe, luksFound{Info: system.FsInfo{Type: "crypto_LUKS"}}); d != luksFormat {
 		t.Fatalf("wipe: %s", d)
 	}
 	for name, mut := range map[string]func(*config.Luks){
@@ -129,8 +129,8 @@ func TestDecideLuks(t *testing.T) {
 	} {
 		l := base
 		mut(&l)
-		if _, err := decideLuks(l, luks2); !errors.Is(err, ErrLuksMismatch) {
-			t.Errorf("%s: %v", name, err)
+		if d, why, err := decideLuks(l, luks2); err != nil || d != luksFormat || !strings.Contains(why, "not reused") {
+			t.Errorf("%s: %s %q %v", name, d, why, err)
 		}
 	}
 }
@@ -184,7 +184,7 @@ func TestProbeLuksOnImages(t *testing.T) {
 	if err != nil || f.Info.Type != "crypto_LUKS" || f.IsLuks2 {
 		t.Fatalf("luks1: %+v %v", f, err)
 	}
-	if _, err := decideLuks(config.Luks{KeyFile: config.Resource{Source: ptr("data:,x")}}, f); !errors.Is(err, ErrLUKS1) {
+	if _, _, err := decideLuks(config.Luks{KeyFile: config.Resource{Source: ptr("data:,x")}}, f); !errors.Is(err, ErrLUKS1) {
 		t.Fatalf("luks1 decision: %v", err)
 	}
 	l2 := mk("--type", "luks2", "--label", "vol", "--uuid", "6c1c9a2e-0000-4000-8000-f1a7e0000002")
