@@ -30,13 +30,24 @@ type versionStub struct {
 // DetectVersion reads only ignition.version, with the same leniencies as the
 // full decoder. A JSON error yields ErrInvalid and a report.
 func DetectVersion(raw []byte) (semver.Version, Report, error) {
+	v, _, rpt, err := detectVersion(raw)
+	return v, rpt, err
+}
+
+// detectVersion also returns the parsed tree, so Parse reads the bytes once.
+func detectVersion(raw []byte) (semver.Version, *jnode, Report, error) {
 	if len(raw) == 0 {
-		return semver.Version{}, Report{}, ErrEmpty
+		return semver.Version{}, nil, Report{}, ErrEmpty
 	}
 	root, rpt, err := parseTree(raw)
 	if err != nil {
-		return semver.Version{}, rpt, err
+		return semver.Version{}, nil, rpt, err
 	}
+	v, rpt, err := versionOf(raw, root)
+	return v, root, rpt, err
+}
+
+func versionOf(raw []byte, root *jnode) (semver.Version, Report, error) {
 	var stub versionStub
 	d := decoder{ver: len(Versions) - 1}
 	d.value(root, reflect.ValueOf(&stub).Elem())
@@ -88,7 +99,7 @@ func typeErrorReport(raw []byte, root *jnode, errs []*TypeError) Report {
 // own rules and returns it in the newest shape. The report holds every
 // problem found; err is non-nil when the config cannot be used.
 func Parse(raw []byte) (Config, Report, error) {
-	v, rpt, err := DetectVersion(raw)
+	v, root, rpt, err := detectVersion(raw)
 	if err != nil {
 		return Config{}, rpt, err
 	}
@@ -96,16 +107,12 @@ func Parse(raw []byte) (Config, Report, error) {
 	if idx < 0 {
 		return Config{}, Report{}, ErrUnknownVersion
 	}
-	return parseVersion(raw, idx)
+	return parseVersion(raw, root, idx)
 }
 
-// ParseVersion parses raw as a config of exactly the given version, like the
-// reference's per-version Parse.
-func parseVersion(raw []byte, idx int) (Config, Report, error) {
-	root, rpt, err := parseTree(raw)
-	if err != nil {
-		return Config{}, rpt, err
-	}
+// parseVersion decodes the tree as a config of exactly the given version,
+// like the reference's per-version Parse.
+func parseVersion(raw []byte, root *jnode, idx int) (Config, Report, error) {
 	var cfg Config
 	d := decoder{ver: idx}
 	d.value(root, reflect.ValueOf(&cfg).Elem())
