@@ -208,7 +208,7 @@ func writeKeys(root, home string, uid, gid int, keys []string, fragment bool) er
 		dirs = append(dirs, filepath.Join(home, ".ssh", "authorized_keys.d"))
 		file = filepath.Join(home, ".ssh", "authorized_keys.d", FragmentName)
 	}
-	realHome, err := system.SecureJoin(root, home)
+	realHome, err := system.SecureJoinFollow(root, home)
 	if err != nil {
 		return err
 	}
