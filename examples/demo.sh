@@ -31,7 +31,9 @@ if $FLINT apply --help >/dev/null 2>&1; then
   $FLINT apply --root "$root" examples/webserver.ign || exit 1
   say "what flint wrote"
   (cd "$root" && find . -path ./proc -prune -o -newer etc/passwd -print 2>/dev/null | sort | while read -r p; do
-     stat -c '%A %U:%G %n' "$p"; done)
+     stat -c '%A %u:%g %n' "$p"; done)
+  say "accounts in the target root (owners above are numeric ids of these)"
+  grep -E '^(core|wheel):' "$root/etc/passwd" "$root/etc/group"
   say "preset and units"
   cat "$root/etc/systemd/system-preset/20-flint.preset" 2>/dev/null
   ls -l "$root/etc/systemd/system/" 2>/dev/null
