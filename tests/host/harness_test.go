@@ -157,6 +157,10 @@ func runCase(t *testing.T, c tc, fsType, version string) {
 	args = append(args, cfgPath)
 	cmd := exec.Command(flintBin, args...)
 	cmd.Env = append(os.Environ(), "FLINT_RUN_DIR="+filepath.Join(base, "run"))
+	// base config directories live beside the root (used with --base-configs)
+	cmd.Env = append(cmd.Env, "FLINT_SYSTEM_CONFIG_DIR="+filepath.Join(base, "flint-lib"), "IGNITION_SYSTEM_CONFIG_DIR="+filepath.Join(base, "ign-lib"),
+		"FLINT_LOCAL_CONFIG_DIR="+filepath.Join(base, "flint-etc"), "IGNITION_SYSTEM_LOCAL_CONFIG_DIR="+filepath.Join(base, "ign-etc"),
+		"IGNITION_SYSTEM_RUNTIME_CONFIG_DIR="+filepath.Join(base, "ign-run"))
 	cmd.Env = append(cmd.Env, c.env...)
 	out, err := cmd.CombinedOutput()
 	r.out = string(out)
