@@ -19,26 +19,32 @@ type zvm struct{}
 func (zvm) Name() string { return "zvm" }
 
 // ParseVmurList returns the spool id of the first file whose TYPE column is
-// "ign" in `vmur li` output ("" when there is none).
+// "ign" in `vmur li` output ("" when there is none). FILE is counted from
+// the left and TYPE from the right, because CLASS spans two words in the
+// rows ("A PUN") but one in the header.
 func ParseVmurList(out string) string {
-	typeCol, fileCol := -1, -1
+	fileCol, typeFromEnd := -1, -1
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) == 0 {
 			continue
 		}
-		if typeCol < 0 {
+		if fileCol < 0 {
 			for i, h := range f {
 				switch h {
-				case "TYPE":
-					typeCol = i
 				case "FILE":
 					fileCol = i
+				case "TYPE":
+					typeFromEnd = len(f) - 1 - i
 				}
+			}
+			if fileCol < 0 || typeFromEnd < 0 {
+				return ""
 			}
 			continue
 		}
-		if fileCol >= 0 && typeCol < len(f) && fileCol < len(f) && strings.EqualFold(f[typeCol], "ign") {
+		ti := len(f) - 1 - typeFromEnd
+		if ti > fileCol && fileCol < len(f) && strings.EqualFold(f[ti], "ign") {
 			return f[fileCol]
 		}
 	}
