@@ -42,6 +42,7 @@ type root struct {
 	dir, outside, base string
 	version            string
 	canary             string
+	dev                string // a loop device the case made ($dev)
 	out                string
 }
 
@@ -126,7 +127,7 @@ func must(t *testing.T, err error) {
 }
 
 func expand(s string, r *root) string {
-	return strings.NewReplacer("$version", r.version, "$http", httpAddr, "$tftp", tftpAddr, "$canary", r.canary, "$outside", r.outside).Replace(s)
+	return strings.NewReplacer("$version", r.version, "$http", httpAddr, "$tftp", tftpAddr, "$canary", r.canary, "$outside", r.outside, "$dev", r.dev).Replace(s)
 }
 
 func runCase(t *testing.T, c tc, fsType, version string) {
@@ -182,7 +183,6 @@ func runCase(t *testing.T, c tc, fsType, version string) {
 	}
 	for _, p := range []string{"/" + r.canary, "/tmp/" + r.canary, "/etc/" + r.canary, filepath.Join(r.base, r.canary)} {
 		if _, err := os.Lstat(p); err == nil {
-			os.RemoveAll(p)
 			t.Fatalf("a write escaped the root: %s exists", p)
 		}
 	}
