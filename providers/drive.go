@@ -83,7 +83,13 @@ func readFromDevice(ctx context.Context, env *Env, dev, fstype string, paths ...
 	}
 	defer os.Remove(dir)
 	done := log.Op("reading config drive %s", dev)
-	defer func() { done(err) }()
+	defer func() {
+		if errors.Is(err, errFileMissing) {
+			done(nil)
+		} else {
+			done(err)
+		}
+	}()
 	if err := env.Mount(ctx, dev, dir, fstype); err != nil {
 		return nil, "", err
 	}

@@ -82,26 +82,34 @@ func hasUDF(buf []byte) bool {
 // udfLabel reads the logical volume identifier: anchor (sector 256) →
 // main volume descriptor sequence → logical volume descriptor (tag 6).
 func udfLabel(r io.ReaderAt) string {
-	const sec = 2048
-	anchor := make([]byte, 512)
-	if _, err := r.ReadAt(anchor, 256*sec); err != nil || binary.LittleEndian.Uint16(anchor) != 2 {
-		return ""
-	}
-	length := binary.LittleEndian.Uint32(anchor[16:])
-	loc := binary.LittleEndian.Uint32(anchor[20:])
-	d := make([]byte, 512)
-	for i := uint32(0); i < length/sec && i < 64; i++ {
-		if _, err := r.ReadAt(d, int64(loc+i)*sec); err != nil {
-			return ""
-		}
-		switch binary.LittleEndian.Uint16(d) {
-		case 6: // logical volume descriptor: dstring[128] at 84
-			return dstring(d[84 : 84+128])
-		case 8: // terminating descriptor
-			return ""
+	for _, sec := range []int64{2048, 512, 1024, 4096} {
+		if l, ok := udfLabelWithBlockSize(r, sec); ok {
+			return l
 		}
 	}
 	return ""
+}
+
+func udfLabelWithBlockSize(r io.ReaderAt, sec int64) (string, bool) {
+	anchor := make([]byte, 512)
+	if _, err := r.ReadAt(anchor, 256*sec); err != nil || binary.LittleEndian.Uint16(anchor) != 2 {
+		return "", false
+	}
+	length := int64(binary.LittleEndian.Uint32(anchor[16:]))
+	loc := int64(binary.LittleEndian.Uint32(anchor[20:]))
+	d := make([]byte, 512)
+	for i := int64(0); i < length/sec && i < 64; i++ {
+		if _, err := r.ReadAt(d, (loc+i)*sec); err != nil {
+			return "", false
+		}
+		switch binary.LittleEndian.Uint16(d) {
+		case 6: // logical volume descriptor: dstring[128] at 84
+			return dstring(d[84 : 84+128]), true
+		case 8: // terminating descriptor
+			return "", true
+		}
+	}
+	return "", true
 }
 
 // dstring decodes an OSTA compressed-unicode d-string.
