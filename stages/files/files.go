@@ -5,12 +5,10 @@
 package files
 
 import (
-	"fmt"
 	"os"
 	"strings"
 
 	"github.com/flintboot/flint/config"
-	"github.com/flintboot/flint/resource"
 	"github.com/flintboot/flint/stages"
 	"golang.org/x/sys/unix"
 )
@@ -163,6 +161,3 @@ func toMode(m int) os.FileMode {
 	return fm
 }
 
-var _ = resource.ErrNeedNet
-
-func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
