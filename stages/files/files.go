@@ -160,4 +160,3 @@ func toMode(m int) os.FileMode {
 	}
 	return fm
 }
-
