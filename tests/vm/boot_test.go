@@ -264,7 +264,8 @@ func TestBootTimeout(t *testing.T) {
 	if !errors.Is(err, vm.ErrTimeout) {
 		t.Fatalf("want ErrTimeout, got %v", err)
 	}
-	if res.Passed || !strings.Contains(err.Error(), "FLINT-MARK init") {
+	// How far the guest got in 20 s depends on the host's load; the tail must be there.
+	if res.Passed || res.Serial == "" || !strings.HasSuffix(err.Error(), vm.Tail(res.Serial, 40)) {
 		t.Errorf("timeout error lacks the serial tail: %v", err)
 	}
 	if res.Duration > time.Minute {

@@ -34,11 +34,14 @@ var (
 )
 
 // PartitionTable reads the GPT of a disk image with `sgdisk -p` and `sgdisk -i N`.
-// An image without a GPT is an error.
+// An image without a GPT (blank, or MBR only) is an error.
 func PartitionTable(img string) ([]Partition, error) {
 	out, err := runTool("sgdisk", "-p", img)
 	if err != nil {
 		return nil, err
+	}
+	if strings.Contains(out, "Creating new GPT entries") || strings.Contains(out, "converting MBR to GPT") {
+		return nil, fmt.Errorf("sgdisk -p %s: no GPT on the image", img)
 	}
 	if !strings.Contains(out, "Number  Start (sector)") {
 		return nil, fmt.Errorf("sgdisk -p %s: no partition table listing:\n%s", img, out)

@@ -156,7 +156,7 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 	args = append(args, "-device", "virtio-rng-pci",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04")
 	if m.Net {
-		args = append(args, "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0")
+		args = append(args, "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile=") // no iPXE option ROM
 	} else {
 		args = append(args, "-nic", "none")
 	}
