@@ -140,7 +140,20 @@ func (o *sgdiskOps) args() []string {
 	for _, n := range o.deletes {
 		a = append(a, fmt.Sprintf("--delete=%d", n))
 	}
+	// Partitions with a fixed start go first, so that those left to
+	// sgdisk ("start of the largest free block") cannot take their place.
+	creates := make([]partSpec, 0, len(o.creates))
 	for _, p := range o.creates {
+		if p.Start != nil && *p.Start != 0 {
+			creates = append(creates, p)
+		}
+	}
+	for _, p := range o.creates {
+		if p.Start == nil || *p.Start == 0 {
+			creates = append(creates, p)
+		}
+	}
+	for _, p := range creates {
 		start, end := "0", "0"
 		if p.Start != nil {
 			start = strconv.FormatInt(*p.Start, 10)
