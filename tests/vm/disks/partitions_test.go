@@ -68,7 +68,7 @@ func TestPartitionsAndFilesystems(t *testing.T) {
 		"f-create": cfg(`{"disks":[{"device":` + d2 + `,"wipeTable":true,"partitions":` + fsParts + `}],"filesystems":` + fss("V-VFAT", "1234-ABCD") + `}`),
 		"f-reuse":  cfg(`{"disks":[{"device":` + d2 + `,"partitions":` + fsParts + `}],"filesystems":` + fss("V-VFAT", "1234-ABCD") + `}`),
 		"f-wrong":  cfg(`{"filesystems":[{"device":"/dev/disk/by-partlabel/fs-xfs","format":"ext4"}]}`),
-		"f-wipe":   cfg(`{"filesystems":[{"device":"/dev/disk/by-partlabel/fs-vfat","format":"vfat","label":"NEWLBL","wipeFilesystem":true},
+		"f-wipe": cfg(`{"filesystems":[{"device":"/dev/disk/by-partlabel/fs-vfat","format":"vfat","label":"NEWLBL","wipeFilesystem":true},
 			{"device":"/dev/disk/by-partlabel/fs-none","format":"none","wipeFilesystem":true}]}`),
 		"f-final": cfg(`{"disks":[{"device":` + d2 + `,"partitions":` + fsParts + `}],"filesystems":` + fss("NEWLBL", "") + `}`),
 	})
