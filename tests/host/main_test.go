@@ -224,8 +224,8 @@ func loopFS(fs string) (string, func(), error) {
 		detach()
 		return "", nil, fmt.Errorf("mount %s: %v: %s", fs, err, out)
 	}
-	return mnt, func() {
-		exec.Command("umount", "-l", mnt).Run()
-		detach()
-	}, nil
+	// detaching a mounted loop device marks it autoclear: the kernel frees
+	// it when the last mount goes, even if the namespace just exits
+	detach()
+	return mnt, func() { exec.Command("umount", mnt).Run() }, nil
 }
