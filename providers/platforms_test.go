@@ -319,4 +319,3 @@ func TestNvidiaBlueField(t *testing.T) {
 		t.Fatalf("%q %v", b, err)
 	}
 }
-
