@@ -29,8 +29,9 @@ type Disk struct {
 type Machine struct {
 	Initramfs string // from BuildInitramfs
 	// Script is the guest test script, run with `sh -e` in /tmp after the modules are
-	// loaded and /dev/disk/by-* links made. It is passed as fw_cfg opt/flint/test.sh;
-	// when empty, FwCfg must carry that name.
+	// loaded and /dev/disk/by-* links made. It is passed as fw_cfg opt/flint/test.sh
+	// (the busybox /init fails without it). Other guests (dracut, a switch-root into
+	// BuildRootImage) report the verdict themselves and need no Script.
 	Script string
 	Disks  []Disk // in order: vda, vdb, ...
 	// FwCfg maps fw_cfg names to host files, e.g. "opt/com.coreos/config" for a flint
@@ -106,9 +107,6 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("vm: %w", err)
 		}
 		fw["opt/flint/test.sh"] = p
-	}
-	if _, ok := fw["opt/flint/test.sh"]; !ok {
-		return nil, errors.New("vm: no guest script (set Machine.Script or FwCfg[\"opt/flint/test.sh\"])")
 	}
 
 	mem := m.MemoryMiB
