@@ -37,6 +37,7 @@ test-host: build
 
 test-vm: build
 	@if [ -d tests/vm ]; then $(GO) test -count=1 -timeout 60m ./tests/vm/...; fi
+	$(GO) test -count=1 -timeout 40m ./tests/boot/...
 
 bench: build
 	@for b in bench/*/; do echo "== $$b"; $(GO) run ./$$b || exit 1; done

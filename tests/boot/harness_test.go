@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -110,7 +111,7 @@ func buildImage() (string, error) {
 	start := time.Now()
 	// flint itself, static
 	flint := filepath.Join(dir, "flint")
-	build := exec.Command("go", "build", "-trimpath", "-o", flint, "./cmd/flint")
+	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-o", flint, "./cmd/flint")
 	build.Dir = repoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -162,12 +163,32 @@ func buildImage() (string, error) {
 	if err := os.WriteFile(knm, []byte(patched), 0o755); err != nil {
 		return "", err
 	}
-	out := filepath.Join(dir, "initramfs.img")
-	cmd := exec.Command("dracut", "--conf", "/dev/null", "--confdir", conf,
+	dracutArgs := []string{"--conf", "/dev/null", "--confdir", conf,
 		"--force", "--no-hostonly", "--no-hostonly-cmdline", "--kver", kver, "--kmoddir", modDir,
 		"--modules", "bash systemd systemd-initrd dracut-systemd kernel-modules udev-rules base fs-lib rootfs-block flint network systemd-networkd",
 		"--drivers", "virtio_pci virtio_blk virtio_net virtio_rng virtio_console qemu_fw_cfg crc32c_generic",
-		"--filesystems", "ext4", "--compress", "gzip -1", out)
+		"--filesystems", "ext4", "--compress", "gzip -1"}
+	// The image is cached by the hash of everything that goes into it
+	// (dracut takes seconds alone, minutes on a busy machine).
+	h := sha256.New()
+	fmt.Fprintln(h, kver, strings.Join(dracutArgs, " "), patched)
+	filepath.Walk(mod, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			fmt.Fprintln(h, p[len(mod):], fi.Mode())
+			if b, err := os.ReadFile(p); err == nil {
+				h.Write(b)
+			}
+		}
+		return nil
+	})
+	cacheDir := filepath.Join(vm.CacheDir(), "boot")
+	cached := filepath.Join(cacheDir, fmt.Sprintf("dracut-%x.img", h.Sum(nil)[:12]))
+	if _, err := os.Stat(cached); err == nil {
+		fmt.Fprintf(os.Stderr, "boot: cached dracut image %s\n", cached)
+		return cached, nil
+	}
+	out := filepath.Join(dir, "initramfs.img")
+	cmd := exec.Command("dracut", append(dracutArgs, out)...)
 	cmd.Env = append(os.Environ(), "dracutbasedir="+base, "FLINT_NET_DRIVERS=virtio_net", "TMPDIR="+dir)
 	if o, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("dracut: %v\n%s", err, vm.Tail(string(o), 40))
@@ -177,6 +198,17 @@ func buildImage() (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "boot: dracut image %s (%.1f MB) built in %s\n", out, float64(fi.Size())/1e6, time.Since(start).Round(100*time.Millisecond))
+	// keep only the newest image in the cache
+	if old, _ := filepath.Glob(filepath.Join(cacheDir, "dracut-*.img")); len(old) > 0 {
+		for _, o := range old {
+			os.Remove(o)
+		}
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err == nil {
+		if b, err := os.ReadFile(out); err == nil && os.WriteFile(cached+".tmp", b, 0o644) == nil {
+			os.Rename(cached+".tmp", cached)
+		}
+	}
 	return out, nil
 }
 
@@ -275,7 +307,7 @@ func (m machine) boot(t *testing.T) bootResult {
 	args := []string{
 		"-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "2", "-m", "1024",
 		"-nographic", "-no-reboot", "-serial", "mon:stdio",
-		"-kernel", vmlinuz, "-initrd", img, "-append", baseCmdline + " " + m.Cmdline,
+		"-kernel", vmlinuz, "-initrd", img, "-append", baseCmdline + " " + m.Cmdline + " " + os.Getenv("FLINT_BOOT_CMDLINE"),
 		"-device", "virtio-rng-pci",
 		"-device", "virtio-serial-pci",
 		"-chardev", "file,id=fj,path=" + journal,
