@@ -119,7 +119,7 @@ func parseVersion(raw []byte, root *jnode, idx int) (Config, Report, error) {
 	if len(d.typeErrs) > 0 {
 		return Config{}, typeErrorReport(raw, root, d.typeErrs), ErrInvalid
 	}
-	r := validate(&cfg, idx)
+	r := validateTree(&cfg, idx, root)
 	for _, u := range d.unused {
 		msg := "Unused key " + u.key
 		if u.hint != "" {

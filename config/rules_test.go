@@ -115,6 +115,8 @@ func TestRulesIgnition(t *testing.T) {
 		{name: "arn scheme before 3.4", until: "3.3.0", body: `"storage":{"files":[{"path":"/f","contents":{"source":"arn:aws:s3:::b/o"}}]}`,
 			want: []entry{E("$.storage.files.0.contents.source", "invalid url scheme")}},
 		{name: "arn ok", since: "3.4.0", body: `"storage":{"files":[{"path":"/f","contents":{"source":"arn:aws:s3:::b/o"}},{"path":"/g","contents":{"source":"arn:aws:s3:us-east-1:123:accesspoint/ap/object/k"}}]}`},
+		// aws-sdk-go-v2 arn.Parse checks only prefix and section count
+		{name: "arn empty partition", since: "3.4.0", body: `"storage":{"files":[{"path":"/f","contents":{"source":"arn::s3:::b/o"}}]}`},
 		{name: "arn bad", since: "3.4.0", body: `"storage":{"files":[{"path":"/f","contents":{"source":"arn:aws:s3:::bucket"}},{"path":"/g","contents":{"source":"arn:aws:iam:::b/o"}},{"path":"/h","contents":{"source":"arn:aws:s3:us-east-1:1:accesspoint/ap"}}]}`,
 			want: []entry{E("$.storage.files.0.contents.source", "invalid S3 ARN format"), E("$.storage.files.1.contents.source", "invalid S3 ARN format"), E("$.storage.files.2.contents.source", "invalid S3 ARN format")}},
 		{name: "oem and file schemes rejected", body: `"storage":{"files":[{"path":"/f","contents":{"source":"oem:///x"}},{"path":"/g","contents":{"source":"file:///x"}}]}`,
@@ -166,9 +168,16 @@ func TestRulesNodes(t *testing.T) {
 		{name: "link target", since: "3.3.0", body: `"storage":{"links":[{"path":"/a"},{"path":"/b","target":""}]}`,
 			want: []entry{E("$.storage.links.0.target", "link target is required"), E("$.storage.links.1.target", "link target is required")}},
 		{name: "link target not checked before 3.3", until: "3.2.0", body: `"storage":{"links":[{"path":"/a"}]}`},
-		{name: "systemd conflict", since: "3.4.0", body: `"storage":{"files":[{"path":"/etc/systemd/system/a.service"},{"path":"/etc/systemd/system/a.service.d/b.conf"}]},"systemd":{"units":[{"name":"a.service","contents":"[Unit]","dropins":[{"name":"b.conf","contents":"[Unit]"}]}]}`,
-			want: []entry{E("$.storage.files.0.path", "path conflicts with systemd unit or dropin"), E("$.storage.files.1.path", "path conflicts with systemd unit or dropin")}},
-		{name: "systemd conflict before 3.4", until: "3.3.0", body: `"storage":{"files":[{"path":"/etc/systemd/system/a.service"}]},"systemd":{"units":[{"name":"a.service","contents":"[Unit]"}]}`},
+		// v3_0 … v3_6 types/config.go: Config.Validate checks every version
+		{name: "systemd conflict", body: `"storage":{"files":[{"path":"/etc/systemd/system/a.service"},{"path":"/etc/systemd/system/a.service.d/b.conf"}],"directories":[{"path":"/etc/systemd/system/c.service"}]},"systemd":{"units":[{"name":"a.service","contents":"[Unit]","dropins":[{"name":"b.conf","contents":"[Unit]"}]},{"name":"c.service","contents":"[Unit]"},{"name":"d.service","contents":""}]}`,
+			want: []entry{E("$.storage.files.0.path", "path conflicts with systemd unit or dropin"), E("$.storage.files.1.path", "path conflicts with systemd unit or dropin"), E("$.storage.directories.0.path", "path conflicts with systemd unit or dropin")}},
+		{name: "systemd no conflict without contents", body: `"storage":{"files":[{"path":"/etc/systemd/system/d.service"}]},"systemd":{"units":[{"name":"d.service","contents":"","enabled":true}]}`},
+		// v3_3+/types/storage.go: after "link target is required" the
+		// hard-link checks of that link are skipped
+		{name: "link target skips hard checks", since: "3.3.0", body: `"storage":{"links":[{"path":"/h","hard":true,"user":{"id":0}}]}`,
+			want: []entry{E("$.storage.links.0.target", "link target is required")}},
+		{name: "hard link without target before 3.3", until: "3.2.0", body: `"storage":{"links":[{"path":"/h","hard":true,"user":{"id":0}}]}`,
+			want: []entry{W("$.storage.links.0.user.id", "user/group ignored for hard link")}},
 	})
 }
 
@@ -208,9 +217,27 @@ func TestRulesLuks(t *testing.T) {
 			want: []entry{W("$.storage.luks", "Unused key luks (needs spec version 3.2.0 or newer)")}},
 		{name: "luks basics", since: "3.2.0", body: `"storage":{"luks":[{"name":"a/b","label":"012345678901234567890123456789012345678901234567"},{"name":"c","device":"/dev/c","keyFile":{"source":"ftp://k"}}]}`,
 			want: []entry{E("$.storage.luks.0.name", "device names cannot contain slashes"), E("$.storage.luks.0.label", "luks device labels cannot be longer than 47 characters"), E("$.storage.luks.0.device", "disk device is required"), E("$.storage.luks.1.keys", "invalid key-file source"), E("$.storage.luks.1.keyFile.source", "invalid url scheme")}},
-		{name: "clevis", since: "3.2.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"tpm2":true,"custom":{"pin":"tpm2","config":"{}"},"tang":[{"url":"ftp://t"},{"url":"ftp://t","thumbprint":"x"}]}},{"name":"b","device":"/dev/b","clevis":{"custom":{"needsNetwork":true}}}]}`,
-			want: []entry{E("$.storage.luks.0.clevis", "cannot use custom clevis config with tpm2, tang, or threshold"), E("$.storage.luks.0.clevis.tang.0.url", "invalid url scheme"), E("$.storage.luks.0.clevis.tang.0.thumbprint", "thumbprint is required"), E("$.storage.luks.0.clevis.tang.1.url", "invalid url scheme"), E("$.storage.luks.0.clevis.tang.1", "duplicate entry defined"),
-				E("$.storage.luks.1.clevis.custom.pin", "missing required custom clevis pin"), E("$.storage.luks.1.clevis.custom.config", "missing required custom clevis config")}},
+		{name: "clevis", since: "3.2.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"tpm2":true,"custom":{"pin":"tpm2","config":"{}"},"tang":[{"url":"ftp://t"},{"url":"ftp://t","thumbprint":"x"}]}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis", "cannot use custom clevis config with tpm2, tang, or threshold"), E("$.storage.luks.0.clevis.tang.0.url", "invalid url scheme"), E("$.storage.luks.0.clevis.tang.0.thumbprint", "thumbprint is required"), E("$.storage.luks.0.clevis.tang.1.url", "invalid url scheme"), E("$.storage.luks.0.clevis.tang.1", "duplicate entry defined")}},
+		// v3_3+/types/clevis.go: custom counts when pin or config is
+		// non-empty or needsNetwork is true
+		{name: "clevis custom needsNetwork", since: "3.3.0", body: `"storage":{"luks":[{"name":"b","device":"/dev/b","clevis":{"custom":{"needsNetwork":true}}},{"name":"c","device":"/dev/c","clevis":{"custom":{"pin":"","needsNetwork":false}}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis.custom.pin", "missing required custom clevis pin"), E("$.storage.luks.0.clevis.custom.config", "missing required custom clevis config")}},
+		{name: "clevis custom config only", since: "3.3.0", body: `"storage":{"luks":[{"name":"b","device":"/dev/b","clevis":{"custom":{"config":"{}"}}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis.custom.pin", "missing required custom clevis pin")}},
+		// v3_2/types/custom.go: checked only when pin or config is set; an
+		// empty pin is "unsupported"
+		{name: "clevis custom 3.2", since: "3.2.0", until: "3.2.0", body: `"storage":{"luks":[{"name":"b","device":"/dev/b","clevis":{"custom":{"needsNetwork":true}}},{"name":"c","device":"/dev/c","clevis":{"custom":{"config":"{}"}}}]}`,
+			want: []entry{E("$.storage.luks.1.clevis.custom.pin", "unsupported clevis pin")}},
+		// v3_2/types/luks.go: a given custom object (*Custom) conflicts
+		// with tpm2 even when empty; v3_3+: only a non-empty pin does
+		{name: "clevis empty custom with tpm2 3.2", since: "3.2.0", until: "3.2.0", body: `"storage":{"luks":[{"name":"b","device":"/dev/b","clevis":{"tpm2":true,"custom":{}}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis", "cannot use custom clevis config with tpm2, tang, or threshold")}},
+		{name: "clevis empty custom with tpm2", since: "3.3.0", body: `"storage":{"luks":[{"name":"b","device":"/dev/b","clevis":{"tpm2":true,"custom":{"config":"{}"}}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis.custom.pin", "missing required custom clevis pin")}},
+		// threshold other than 0 (not 1) conflicts with a custom pin
+		{name: "clevis custom with threshold 1", since: "3.2.0", body: `"storage":{"luks":[{"name":"b","device":"/dev/b","clevis":{"threshold":1,"custom":{"pin":"tpm2","config":"{}"}}},{"name":"c","device":"/dev/c","clevis":{"threshold":0,"custom":{"pin":"tpm2","config":"{}"}}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis", "cannot use custom clevis config with tpm2, tang, or threshold")}},
 		{name: "clevis pin restricted", since: "3.2.0", until: "3.5.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"custom":{"pin":"trustee","config":"{}"}}}]}`,
 			want: []entry{E("$.storage.luks.0.clevis.custom.pin", "unsupported clevis pin")}},
 		{name: "clevis pin free", since: "3.6.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"custom":{"pin":"trustee","config":"{}"}}}]}`},
@@ -218,6 +245,10 @@ func TestRulesLuks(t *testing.T) {
 			want: []entry{E("$.storage.luks.0.clevis.tang.0.advertisement", "advertisement is not valid JSON")}},
 		{name: "cex", since: "3.5.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","cex":{"enabled":true},"clevis":{"tpm2":true},"keyFile":{"source":"http://k"}}]}`,
 			want: []entry{E("$.storage.luks.0.cex", "cannot use cex with clevis"), E("$.storage.luks.0.cex", "cannot use key file with cex")}},
+		// v3_5+/types/clevis.go IsPresent: a custom needsNetwork alone or
+		// threshold 0 does not count as clevis
+		{name: "cex with custom needsNetwork only", since: "3.5.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","cex":{"enabled":true},"clevis":{"threshold":0,"custom":{"config":"{}"}}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis.custom.pin", "missing required custom clevis pin")}},
 		{name: "open options dup", since: "3.4.0", body: `"storage":{"luks":[{"name":"a","device":"/dev/a","openOptions":["x","x"],"options":["y","y"]}]}`,
 			want: []entry{E("$.storage.luks.0.openOptions.1", "duplicate entry defined")}},
 	})

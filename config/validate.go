@@ -20,6 +20,9 @@ import (
 type validator struct {
 	ver VersionInfo
 	r   Report
+	// root is the parsed JSON when the config came from bytes (nil after a
+	// merge); a few 3.2 rules depend on whether an object was present.
+	root *jnode
 }
 
 func (v *validator) add(kind report.Kind, err error, p ...any) {
@@ -37,9 +40,20 @@ func cat(p []any, more ...any) []any {
 }
 
 func validate(cfg *Config, idx int) Report {
-	v := &validator{ver: Versions[idx]}
+	return validateTree(cfg, idx, nil)
+}
+
+func validateTree(cfg *Config, idx int, root *jnode) Report {
+	v := &validator{ver: Versions[idx], root: root}
 	v.config(cfg)
 	return v.r
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func isTrue(b *bool) bool       { return b != nil && *b }
@@ -270,24 +284,17 @@ func checkVersionID(u *url.URL) error {
 	return nil
 }
 
-// checkS3ARN follows the reference (config/v3_4+/types/url.go with the AWS
-// SDK's arn package): the text must look like an ARN (prefix "arn:" and at
-// least six ':'-separated sections), partition, service and resource must
-// be set, the service must be s3, and the whole text (query excluded) must
-// have at least one '/' (two for access points, "accesspoint/<name>/<key>").
+// checkS3ARN follows the reference (config/v3_4+/types/url.go with
+// aws-sdk-go-v2's arn package, whose IsARN wants the "arn:" prefix and at
+// least five ':' and whose Parse checks nothing more): the service must be
+// s3 and the whole text (query excluded) must have at least one '/' (two
+// for access points, "accesspoint/<name>/<key>").
 func checkS3ARN(full string) error {
 	if !strings.HasPrefix(full, "arn:") || strings.Count(full, ":") < 5 {
 		return ErrInvalidS3ARN
 	}
 	parts := strings.SplitN(full, ":", 6)
-	switch {
-	case parts[1] == "":
-		return errARN("partition not set")
-	case parts[2] == "":
-		return errARN("service not set")
-	case parts[5] == "":
-		return errARN("resource not set")
-	case parts[2] != "s3":
+	if parts[2] != "s3" {
 		return ErrInvalidS3ARN
 	}
 	segs := strings.Count(full, "/") + 1
@@ -298,10 +305,6 @@ func checkS3ARN(full string) error {
 	}
 	return nil
 }
-
-type errARN string
-
-func (e errARN) Error() string { return "arn: " + string(e) }
 
 // ---- storage -------------------------------------------------------------
 
@@ -424,11 +427,14 @@ func (v *validator) storage(s *Storage) {
 		l := &s.Links[i]
 		p := cat(sp, "links", i)
 		v.node(&l.Node, p)
-		if v.ver.LinkTargetRequired && nilOrEmpty(l.Target) {
-			v.err(ErrLinkTargetRequired, cat(p, "target")...)
-		}
 		if throughLink(l.Path, links) {
 			v.err(ErrLinkUsedSymlink, p...)
+		}
+		if v.ver.LinkTargetRequired && nilOrEmpty(l.Target) {
+			// v3_3+/types/storage.go: reported, then the link's
+			// hard-link checks are skipped
+			v.err(ErrLinkTargetRequired, cat(p, "target")...)
+			continue
 		}
 		if !isTrue(l.Hard) {
 			continue
@@ -712,7 +718,7 @@ func (v *validator) luks(l *Luks, p []any) {
 	} else {
 		v.err(validatePath(*l.Device), cat(p, "device")...)
 	}
-	if notEmpty(l.Clevis.Custom.Pin) && (len(l.Clevis.Tang) > 0 || isTrue(l.Clevis.Tpm2) || (l.Clevis.Threshold != nil && *l.Clevis.Threshold != 1)) {
+	if v.customPresent(&l.Clevis.Custom, p) && otherPins(&l.Clevis) {
 		v.err(ErrClevisCustomWithOthers, cat(p, "clevis")...)
 	}
 	if notEmpty(l.KeyFile.Source) && v.validateURL(*l.KeyFile.Source) != nil {
@@ -729,27 +735,81 @@ func (v *validator) luks(l *Luks, p []any) {
 	dupStrings(v, l.OpenOptions, cat(p, "openOptions"))
 }
 
-func clevisPresent(c *Clevis) bool {
-	return len(c.Tang) > 0 || isTrue(c.Tpm2) || (c.Threshold != nil && *c.Threshold != 0) || customPresent(&c.Custom)
+// otherPins: tang servers, tpm2 or a threshold other than 0 (v3_3+/types/
+// luks.go; v3_2 the same with its pointer custom).
+func otherPins(c *Clevis) bool {
+	return len(c.Tang) > 0 || isTrue(c.Tpm2) || (c.Threshold != nil && *c.Threshold != 0)
 }
 
-func customPresent(c *ClevisCustom) bool {
-	return c.Pin != nil || c.Config != nil || c.NeedsNetwork != nil
+// clevisPresent is the reference's Clevis.IsPresent (v3_5+/types/
+// clevis.go), used only by the cex rule.
+func clevisPresent(c *Clevis) bool {
+	return notEmpty(c.Custom.Pin) || otherPins(c)
+}
+
+// customPresent tells whether the custom pin counts as configured, for
+// the rule against mixing it with the other pins. lp is the luks entry's
+// path. 3.2: the object was given (its Go type was a pointer); 3.3+: a
+// non-empty pin.
+func (v *validator) customPresent(c *ClevisCustom, lp []any) bool {
+	if v.ver.ClevisCustomPointer {
+		return v.objectGiven(cat(lp, "clevis", "custom")) || c.Pin != nil || c.Config != nil || c.NeedsNetwork != nil
+	}
+	return notEmpty(c.Pin)
+}
+
+// objectGiven reports whether the parsed JSON holds a non-null object at p
+// (exact keys). Without a tree (validating a merged config) it is false.
+func (v *validator) objectGiven(p []any) bool {
+	n := v.root
+	for _, c := range p {
+		if n == nil {
+			return false
+		}
+		switch c := c.(type) {
+		case string:
+			if n.kind != jObject {
+				return false
+			}
+			n = n.get(c)
+		case int:
+			if n.kind != jArray || c < 0 || c >= len(n.elems) {
+				return false
+			}
+			n = n.elems[c]
+		}
+	}
+	return n != nil && n.kind == jObject
 }
 
 func (v *validator) clevis(c *Clevis, p []any) {
-	if customPresent(&c.Custom) {
-		cp := cat(p, "custom")
-		if nilOrEmpty(c.Custom.Pin) {
+	cu := &c.Custom
+	cp := cat(p, "custom")
+	if v.ver.ClevisCustomPointer {
+		// v3_2/types/custom.go: checked when pin or config is set; an
+		// empty pin is an unsupported one.
+		if notEmpty(cu.Pin) || notEmpty(cu.Config) {
+			switch deref(cu.Pin) {
+			case "tpm2", "tang", "sss":
+			default:
+				v.err(ErrUnknownClevisPin, cat(cp, "pin")...)
+			}
+			if nilOrEmpty(cu.Config) {
+				v.err(ErrClevisConfigRequired, cat(cp, "config")...)
+			}
+		}
+	} else if notEmpty(cu.Pin) || notEmpty(cu.Config) || isTrue(cu.NeedsNetwork) {
+		// v3_3+/types/clevis.go
+		if nilOrEmpty(cu.Pin) {
 			v.err(ErrClevisPinRequired, cat(cp, "pin")...)
 		} else if v.ver.RestrictedClevisPins {
-			switch *c.Custom.Pin {
+			switch *cu.Pin {
 			case "tpm2", "tang", "sss":
 			default:
 				v.err(ErrUnknownClevisPin, cat(cp, "pin")...)
 			}
 		}
-		if nilOrEmpty(c.Custom.Config) {
+		if nilOrEmpty(cu.Config) {
 			v.err(ErrClevisConfigRequired, cat(cp, "config")...)
 		}
 	}
@@ -866,11 +926,9 @@ func (v *validator) kargs(k *KernelArguments) {
 }
 
 // systemdConflicts reports files, directories and links whose path is a
-// unit or drop-in that the config also writes.
+// unit or drop-in that the config also writes (every version: the
+// reference's Config.Validate in v3_0 … v3_6 types/config.go).
 func (v *validator) systemdConflicts(c *Config) {
-	if !v.ver.SystemdPathConflicts {
-		return
-	}
 	const dir = "/etc/systemd/system/"
 	paths := map[string]bool{}
 	for _, u := range c.Systemd.Units {

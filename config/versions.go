@@ -31,9 +31,11 @@ type VersionInfo struct {
 	// Link targets are validated as required (3.3+, when the reference
 	// made the target an optional pointer).
 	LinkTargetRequired bool
-	// Files, directories and links may not overwrite a unit or drop-in the
-	// config also writes (3.4+).
-	SystemdPathConflicts bool
+	// clevis.custom is an optional object whose mere presence counts (3.2:
+	// the reference's *Custom with plain string pin/config); from 3.3 on
+	// custom is present when pin or config is non-empty or needsNetwork
+	// is true.
+	ClevisCustomPointer bool
 	// Added documents what the version added, for `flint schema` and docs.
 	Added string
 }
@@ -78,17 +80,17 @@ var Versions = []VersionInfo{
 		Added: "base v3 spec"},
 	{Version: *semver.New("3.1.0"), Schemes: schemes30, Hashes: set("sha512", "sha256"), Formats: formats30, CompressionEverywhere: true, RequiredSources: true,
 		Added: "httpHeaders, compression on every resource, ignition.proxy, filesystems[].mountOptions, sha256"},
-	{Version: *semver.New("3.2.0"), Schemes: schemes32, Hashes: set("sha512", "sha256"), Formats: formats30, CompressionEverywhere: true, RequiredSources: true, RestrictedClevisPins: true,
+	{Version: *semver.New("3.2.0"), Schemes: schemes32, Hashes: set("sha512", "sha256"), Formats: formats30, CompressionEverywhere: true, RequiredSources: true, RestrictedClevisPins: true, ClevisCustomPointer: true,
 		Added: "storage.luks, partitions[].resize, users/groups shouldExist, gs:// URLs"},
 	{Version: *semver.New("3.3.0"), Schemes: schemes32, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, RestrictedClevisPins: true,
 		Added: "kernelArguments, filesystem format none"},
-	{Version: *semver.New("3.4.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SystemdPathConflicts: true, RestrictedClevisPins: true,
+	{Version: *semver.New("3.4.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, RestrictedClevisPins: true,
 		Added: "tang advertisement, luks discard and openOptions, arn: URLs"},
-	{Version: *semver.New("3.5.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SystemdPathConflicts: true, RestrictedClevisPins: true,
+	{Version: *semver.New("3.5.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, RestrictedClevisPins: true,
 		Added: "luks cex"},
-	{Version: *semver.New("3.6.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SystemdPathConflicts: true, SpecialModeBits: true,
+	{Version: *semver.New("3.6.0"), Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats33, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SpecialModeBits: true,
 		Added: "setuid/setgid/sticky mode bits honoured; any custom clevis pin"},
-	{Version: *semver.New("3.7.0-experimental"), Experimental: true, Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats37, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SystemdPathConflicts: true, SpecialModeBits: true,
+	{Version: *semver.New("3.7.0-experimental"), Experimental: true, Schemes: schemes34, Hashes: set("sha512", "sha256"), Formats: formats37, CompressionEverywhere: true, RequiredSources: true, LinkTargetRequired: true, SpecialModeBits: true,
 		Added: "filesystem format virtiofs"},
 }
 
