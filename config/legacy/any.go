@@ -2,6 +2,7 @@ package legacy
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/coreos/go-semver/semver"
 	"github.com/coreos/vcontext/report"
@@ -54,6 +55,7 @@ func ParseAnyResult(raw []byte) (Result, error) {
 	}
 	// Read the translation back under the 3.x rules of the version it
 	// declares, as Flatcar does (re-marshal, then the normal 3.x chain).
+	restore := hideOEMSources(&cfg3)
 	b, err := Marshal(cfg3, false)
 	if err != nil {
 		return res, fmt.Errorf("marshalling translated config: %w", err)
@@ -68,8 +70,62 @@ func ParseAnyResult(raw []byte) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	restore(&cfg)
 	res.Config = cfg
 	return res, nil
+}
+
+// eachSource calls fn with every resource source a translated config can
+// carry, in a fixed order.
+func eachSource(c *config.Config, fn func(*string)) {
+	visit := func(r *config.Resource) {
+		if r.Source != nil {
+			fn(r.Source)
+		}
+	}
+	for i := range c.Ignition.Config.Merge {
+		visit(&c.Ignition.Config.Merge[i])
+	}
+	visit(&c.Ignition.Config.Replace)
+	for i := range c.Ignition.Security.TLS.CertificateAuthorities {
+		visit(&c.Ignition.Security.TLS.CertificateAuthorities[i])
+	}
+	for i := range c.Storage.Files {
+		visit(&c.Storage.Files[i].Contents)
+		for j := range c.Storage.Files[i].Append {
+			visit(&c.Storage.Files[i].Append[j])
+		}
+	}
+}
+
+// hideOEMSources swaps every oem:// source of a translated config for a
+// distinct data URL while the translation is read back under 3.x rules, and
+// returns the function that puts them back into the parsed result.
+// Flatcar's Ignition accepts oem:///path in its 3.x validators (its patch
+// reverting upstream's "drop OEM URI support"), so a 2.x config fetching
+// from the OEM partition stays valid there; flint's 3.x rules follow
+// upstream, which rejects the scheme, and flint's fetcher reads it.
+func hideOEMSources(c *config.Config) func(*config.Config) {
+	var orig []string
+	n := 0
+	eachSource(c, func(s *string) {
+		if strings.HasPrefix(*s, "oem:") {
+			orig = append(orig, *s)
+			*s = fmt.Sprintf("data:,flint-oem-placeholder-%d", n)
+		} else {
+			orig = append(orig, "")
+		}
+		n++
+	})
+	return func(parsed *config.Config) {
+		i := 0
+		eachSource(parsed, func(s *string) {
+			if i < len(orig) && orig[i] != "" {
+				*s = orig[i]
+			}
+			i++
+		})
+	}
 }
 
 // keep report imported for callers that inspect kinds

@@ -134,7 +134,9 @@ func Parse2(raw []byte) (Config, semver.Version, config.Report, error) {
 		if err != nil {
 			return Config{}, ver, r, err
 		}
-		return TranslateV1(c1), ver, r, nil
+		cfg := TranslateV1(c1)
+		liftTo24(&cfg, ver)
+		return cfg, ver, r, nil
 	case Spec2:
 		cfg, r, err := parse2(raw, ver)
 		return cfg, ver, r, err
@@ -161,8 +163,65 @@ func parse2(raw []byte, ver semver.Version) (Config, config.Report, error) {
 	if r.IsFatal() {
 		return Config{}, r, config.ErrInvalid
 	}
+	liftTo24(&cfg, ver)
 	cfg.Ignition.Version = Max2.String()
 	return cfg, r, nil
+}
+
+// liftTo24 makes a config validated under an older version's rules look as
+// it does after Flatcar's parser chain has translated it up to 2.4, where
+// older scalar fields became pointers that are always set:
+//   - before 2.3 a partition's start, size (sectors) and label are set even
+//     when absent (so every such partition carries the sector fields the 2.4
+//     rules call deprecated, and the translation to spec 3 refuses it);
+//   - before 2.2 a file's or directory's mode is set, 0 when absent;
+//   - in 2.0 a file's user and group ids are set (0 when absent) and an
+//     empty password hash is no hash.
+func liftTo24(cfg *Config, ver semver.Version) {
+	older := func(minor int64) bool { return ver.LessThan(semver.Version{Major: 2, Minor: minor}) }
+	zero := func(p **int) {
+		if *p == nil {
+			*p = new(int)
+		}
+	}
+	if older(3) {
+		for i := range cfg.Storage.Disks {
+			for j := range cfg.Storage.Disks[i].Partitions {
+				pt := &cfg.Storage.Disks[i].Partitions[j]
+				zero(&pt.Size)
+				zero(&pt.Start)
+				if pt.Label == nil {
+					pt.Label = new(string)
+				}
+			}
+		}
+	}
+	if older(2) {
+		for i := range cfg.Storage.Files {
+			zero(&cfg.Storage.Files[i].Mode)
+		}
+		for i := range cfg.Storage.Directories {
+			zero(&cfg.Storage.Directories[i].Mode)
+		}
+	}
+	if older(1) {
+		for i := range cfg.Storage.Files {
+			f := &cfg.Storage.Files[i]
+			if f.User == nil {
+				f.User = &NodeUser{}
+			}
+			if f.Group == nil {
+				f.Group = &NodeGroup{}
+			}
+			zero(&f.User.ID)
+			zero(&f.Group.ID)
+		}
+		for i := range cfg.Passwd.Users {
+			if h := cfg.Passwd.Users[i].PasswordHash; h != nil && *h == "" {
+				cfg.Passwd.Users[i].PasswordHash = nil
+			}
+		}
+	}
 }
 
 // ParseV1 parses a spec 1 config.

@@ -10,6 +10,7 @@ import (
 	vpath "github.com/coreos/vcontext/path"
 	"github.com/coreos/vcontext/report"
 	"github.com/flintboot/flint/config"
+	"github.com/vincent-petithory/dataurl"
 )
 
 // TranslatedVersion is the 3.x version Flatcar's translation produces; the
@@ -58,7 +59,7 @@ func TranslateV1(old V1Config) Config {
 				Node: Node{Filesystem: name, Path: f.Path, User: &NodeUser{ID: &uid}, Group: &NodeGroup{ID: &gid}},
 				FileEmbedded1: FileEmbedded1{
 					Mode:     &mode,
-					Contents: FileContents{Source: (&url.URL{Scheme: "data", Opaque: "," + f.Contents}).String()},
+					Contents: FileContents{Source: "data:," + dataurl.EscapeString(f.Contents)},
 				},
 			})
 		}
@@ -179,7 +180,10 @@ func (t *translator) checks(cfg *Config) {
 		if fs.Mount != nil && fs.Mount.Create != nil && !fs.Mount.Create.Force {
 			t.fail(cat(p, "mount", "create"), "Config must force filesystem creation in case `mount.create` object is defined.")
 		}
-		if fs.Path != nil && fs.Name != "root" {
+		if fs.Mount == nil {
+			// Flatcar's check dereferences mount.create for every
+			// filesystem, "root" included, and crashes on one without
+			// a mount; spec 3 has no pre-mounted filesystems anyway.
 			t.fail(cat(p, "path"), "filesystem %q uses a pre-mounted path; spec 3 has no equivalent (it needs mount.device)", fs.Name)
 		}
 	}

@@ -33,6 +33,8 @@ var (
 	ErrDiskDeviceRequired         = errors.New("disk device is required")
 	ErrPartitionNumbersCollide    = errors.New("partition numbers collide")
 	ErrPartitionsOverlap          = errors.New("partitions overlap")
+	ErrPartitionsMisaligned       = errors.New("partitions misaligned")
+	ErrZeroesWithShouldNotExist   = errors.New("shouldExist is false for a partition and other partition(s) has start or size 0")
 	ErrAppendAndOverwrite         = errors.New("cannot set both append and overwrite to true")
 	ErrFilesystemInvalidFormat    = errors.New("invalid filesystem format")
 	ErrFilesystemNoMountPath      = errors.New("filesystem is missing mount or path")
@@ -87,8 +89,16 @@ func (v *validator) add(kind report.Kind, err error, p ...any) {
 func (v *validator) err(err error, p ...any)  { v.add(report.Error, err, p...) }
 func (v *validator) warn(err error, p ...any) { v.add(report.Warn, err, p...) }
 
-// validateURL checks a 2.x source URL; empty means an empty file.
-func validateURL(s string) error {
+// before tells whether the config's version is older than 2.<minor>.0
+// (spec 1 counts as older than every 2.x).
+func (v *validator) before(minor int64) bool {
+	return v.ver.LessThan(semver.Version{Major: 2, Minor: minor})
+}
+
+// validateURL checks a 2.x source URL; empty means an empty file. Flatcar's
+// 2.0 validator knew http, https, oem, efi and data; its 2.1–2.4 validators
+// add tftp and s3.
+func (v *validator) validateURL(s string) error {
 	if s == "" {
 		return nil
 	}
@@ -97,9 +107,17 @@ func validateURL(s string) error {
 		return ErrInvalidURL
 	}
 	switch u.Scheme {
-	case "http", "https", "oem", "efi", "tftp":
+	case "http", "https", "oem", "efi":
+		return nil
+	case "tftp":
+		if v.before(1) {
+			return ErrInvalidScheme
+		}
 		return nil
 	case "s3":
+		if v.before(1) {
+			return ErrInvalidScheme
+		}
 		if vals, ok := u.Query()["versionId"]; ok && (len(vals) == 0 || vals[0] == "") {
 			return ErrInvalidS3ObjectVersionID
 		}
@@ -158,7 +176,7 @@ func (v *validator) headers(hs []HTTPHeader, src string, p []any) {
 }
 
 func (v *validator) ref(src string, ver Verification, hs []HTTPHeader, p []any) {
-	v.err(validateURL(src), cat(p, "source")...)
+	v.err(v.validateURL(src), cat(p, "source")...)
 	v.hash(ver.Hash, cat(p, "verification", "hash"))
 	v.headers(hs, src, cat(p, "httpHeaders"))
 }
@@ -254,18 +272,16 @@ func (v *validator) storage(s *Storage) {
 	for i := range s.Links {
 		l := &s.Links[i]
 		p := []any{"storage", "links", i}
+		// 2.x checks nothing on a link beyond its node (no target rule)
 		v.node(&l.Node, p)
-		if !l.Hard {
-			// symbolic links may be relative
-		} else {
-			v.err(validatePath(l.Target), cat(p, "target")...)
-		}
 	}
 }
 
 func (v *validator) mode(m *int, p []any) {
 	if m == nil {
-		v.warn(ErrPermissionsUnset, p...)
+		if !v.before(2) {
+			v.warn(ErrPermissionsUnset, p...)
+		}
 		return
 	}
 	if *m < 0 || *m > 07777 {
@@ -292,7 +308,6 @@ func (v *validator) disk(d *Disk, p []any) {
 	} else {
 		v.err(validatePath(d.Device), cat(p, "device")...)
 	}
-	nums := map[int]bool{}
 	for i := range d.Partitions {
 		pt := &d.Partitions[i]
 		pp := cat(p, "partitions", i)
@@ -302,10 +317,12 @@ func (v *validator) disk(d *Disk, p []any) {
 		if pt.ShouldExist != nil && !*pt.ShouldExist && (pt.Label != nil || pt.TypeGUID != "" || pt.GUID != "" || pt.Start != nil || pt.Size != nil) {
 			v.err(ErrShouldNotExistWithOthers, pp...)
 		}
-		if pt.Size != nil && !v.ver.LessThan(Versions2[3]) {
+		// "deprecated" entries of the 2.3+ validators (the older ones had
+		// sectors only and said nothing)
+		if pt.Size != nil && !v.before(3) {
 			v.warn(ErrSizeDeprecated, cat(pp, "size")...)
 		}
-		if pt.Start != nil && !v.ver.LessThan(Versions2[3]) {
+		if pt.Start != nil && !v.before(3) {
 			v.warn(ErrStartDeprecated, cat(pp, "start")...)
 		}
 		if pt.Label != nil {
@@ -322,39 +339,67 @@ func (v *validator) disk(d *Disk, p []any) {
 		if !guidRegex.MatchString(pt.GUID) {
 			v.err(ErrDoesntMatchGUIDRegex, cat(pp, "guid")...)
 		}
-		if pt.Number != 0 {
-			if nums[pt.Number] {
-				v.err(ErrPartitionNumbersCollide, cat(p, "partitions")...)
-			}
+	}
+	// the disk-level checks of ValidatePartitions, reported at "partitions"
+	pp := cat(p, "partitions")
+	nums := map[int]bool{}
+	collide := false
+	for _, pt := range d.Partitions {
+		if pt.Number != 0 { // 0 means "next free number"
+			collide = collide || nums[pt.Number]
 			nums[pt.Number] = true
 		}
 	}
+	if collide {
+		v.err(fmt.Errorf("disk %q: %w", d.Device, ErrPartitionNumbersCollide), pp...)
+	}
 	if partitionsOverlap(d.Partitions) {
-		v.err(ErrPartitionsOverlap, cat(p, "partitions")...)
+		v.err(fmt.Errorf("disk %q: %w", d.Device, ErrPartitionsOverlap), pp...)
+	}
+	for _, pt := range d.Partitions {
+		if pt.Start != nil && *pt.Start&(2048-1) != 0 {
+			v.err(fmt.Errorf("disk %q: %w", d.Device, ErrPartitionsMisaligned), pp...)
+			break
+		}
+	}
+	if !v.before(3) {
+		zero, gone, sectors, mib := false, false, false, false
+		for _, pt := range d.Partitions {
+			zero = zero || pt.Number == 0
+			gone = gone || (pt.ShouldExist != nil && !*pt.ShouldExist)
+			sectors = sectors || pt.Start != nil || pt.Size != nil
+			mib = mib || pt.StartMiB != nil || pt.SizeMiB != nil
+		}
+		if zero && gone {
+			v.err(ErrZeroesWithShouldNotExist, pp...)
+		}
+		if sectors && mib {
+			v.err(ErrPartitionsUnitsMismatch, pp...)
+		}
 	}
 }
 
+// partitionsOverlap is the 2.x check: only partitions with an explicit,
+// non-zero start in sectors take part; a size of 0 ("fill the free space")
+// makes the partition end where it starts.
 func partitionsOverlap(ps []Partition) bool {
-	type span struct{ start, end int64 }
-	var spans []span
-	for _, p := range ps {
-		var start, size int64
-		switch {
-		case p.StartMiB != nil && p.SizeMiB != nil:
-			start, size = int64(*p.StartMiB)*2048, int64(*p.SizeMiB)*2048
-		case p.Start != nil && p.Size != nil:
-			start, size = int64(*p.Start), int64(*p.Size)
-		default:
-			continue
+	end := func(p Partition) int {
+		if *p.Size == 0 {
+			return *p.Start
 		}
-		if start == 0 || size == 0 {
-			continue
-		}
-		spans = append(spans, span{start, start + size - 1})
+		return *p.Start + *p.Size - 1
 	}
-	for i := range spans {
-		for j := i + 1; j < len(spans); j++ {
-			if spans[i].start <= spans[j].end && spans[j].start <= spans[i].end {
+	usable := func(p Partition) bool { return p.Start != nil && p.Size != nil && *p.Start != 0 }
+	for i, a := range ps {
+		if !usable(a) {
+			continue
+		}
+		for j, b := range ps {
+			if i == j || !usable(b) {
+				continue
+			}
+			as, ae, bs, be := *a.Start, end(a), *b.Start, end(b)
+			if (as >= bs && as <= be) || (ae >= bs && ae <= be) || (as < bs && ae > be) {
 				return true
 			}
 		}
@@ -389,6 +434,9 @@ func (v *validator) filesystem(f *Filesystem, p []any) {
 		v.warn(ErrWarningCreateDeprecated, cat(mp, "create")...)
 	}
 	limit, ok := labelLimits[m.Format]
+	if v.before(1) && (m.Format == "swap" || m.Format == "vfat") {
+		ok = false // 2.0 knew ext4, btrfs and xfs only
+	}
 	if !ok {
 		v.err(ErrFilesystemInvalidFormat, cat(mp, "format")...)
 	}
