@@ -1,0 +1,81 @@
+package config
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/coreos/vcontext/report"
+)
+
+// TestCorpus runs flint on public real-world configs (anonymised and
+// shortened) and on mutations of them. testdata/corpus/expect.txt gives,
+// per file, the reference's verdict (valid/invalid) and the set of JSON
+// paths of its error entries, derived from the reference's validation
+// code (the vendored coreos/ignition/v2 config packages).
+func TestCorpus(t *testing.T) {
+	dir := filepath.Join("testdata", "corpus")
+	f, err := os.Open(filepath.Join(dir, "expect.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 2 || (fields[1] != "valid" && fields[1] != "invalid") {
+			t.Fatalf("bad expect line %q", line)
+		}
+		name, wantValid, wantPaths := fields[0], fields[1] == "valid", fields[2:]
+		seen[name] = true
+		n++
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, r, perr := Parse(raw)
+			valid := perr == nil && !r.IsFatal()
+			paths := map[string]bool{}
+			for _, e := range r.Entries {
+				if e.Kind == report.Error {
+					paths[e.Context.String()] = true
+				}
+			}
+			got := []string{}
+			for p := range paths {
+				got = append(got, p)
+			}
+			sort.Strings(got)
+			want := append([]string{}, wantPaths...)
+			sort.Strings(want)
+			if valid != wantValid || strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("valid=%v (err %v) paths %v; want valid=%v paths %v\nreport:\n%s", valid, perr, got, wantValid, want, r.String())
+			}
+		})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".ign") && !seen[e.Name()] {
+			t.Errorf("%s has no line in expect.txt", e.Name())
+		}
+	}
+	if n < 100 {
+		t.Errorf("corpus has %d configs, want at least 100", n)
+	}
+}
