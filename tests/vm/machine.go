@@ -233,7 +233,8 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 	for _, mm := range markRe.FindAllStringSubmatch(res.Serial, -1) {
 		res.Marks[mm[1]], _ = strconv.ParseFloat(mm[2], 64)
 	}
-	if mm := resultRe.FindStringSubmatch(res.Serial); mm != nil {
+	if all := resultRe.FindAllStringSubmatch(res.Serial, -1); len(all) > 0 {
+		mm := all[len(all)-1] // the harness prints it last
 		res.GuestRC, _ = strconv.Atoi(mm[1])
 		if mm[2] != "" {
 			res.Marks["result"], _ = strconv.ParseFloat(mm[2], 64)
