@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,8 +20,14 @@ const firstBootConfig = `{
   "ignition": {"version": "3.4.0"},
   "passwd": {"users": [{"name": "flinttest", "uid": 4242,
     "sshAuthorizedKeys": ["ssh-ed25519 AAAAflinttest test@flint"]}]},
-  "storage": {"files": [{"path": "/etc/flint-test/hello.txt", "mode": 420,
-    "contents": {"source": "data:,hello%20from%20flint"}}]},
+  "storage": {
+    "disks": [{"device": "/dev/disk/by-id/virtio-disk1", "wipeTable": true,
+      "partitions": [{"number": 1, "label": "flintdata", "sizeMiB": 32}]}],
+    "filesystems": [{"device": "/dev/disk/by-partlabel/flintdata", "format": "ext4", "label": "data",
+      "path": "/var/data", "wipeFilesystem": true}],
+    "files": [{"path": "/etc/flint-test/hello.txt", "mode": 420,
+      "contents": {"source": "data:,hello%20from%20flint"}},
+      {"path": "/var/data/on-data.txt", "contents": {"source": "data:,on%20the%20data%20disk"}}]},
   "systemd": {"units": [{"name": "flint-test.service", "enabled": true,
     "contents": "[Unit]\nDescription=flint test\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"}]}
 }`
@@ -44,6 +52,38 @@ func checkRoot(t *testing.T, r bootResult) float64 {
 	return up
 }
 
+// checkDataDisk reads the second disk on the host: the GPT partition flint
+// made, the ext4 filesystem in it and the file the files stage wrote there
+// through the mount stage.
+func checkDataDisk(t *testing.T, img string) {
+	t.Helper()
+	parts, err := vm.PartitionTable(img)
+	if err != nil {
+		t.Fatalf("data disk: %v", err)
+	}
+	if len(parts) != 1 || parts[0].Name != "flintdata" || parts[0].Bytes() != 32<<20 {
+		t.Fatalf("data disk partitions: %+v", parts)
+	}
+	b, err := vm.ReadExt4File(img, parts[0].Offset(), "/on-data.txt")
+	if err != nil || string(b) != "on the data disk" {
+		t.Fatalf("file on the data disk: %q %v", b, err)
+	}
+}
+
+func sparse(t *testing.T, dir, name string, size int64) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // ranStages reports whether any flint stage unit started on this boot.
 func ranStages(serial string) bool {
 	return strings.Contains(serial, "flint (fetch-offline)") || strings.Contains(serial, "flint (files)")
@@ -56,13 +96,15 @@ func ranStages(serial string) bool {
 func TestFirstBootFwCfg(t *testing.T) {
 	root := makeRoot(t)
 	dir := t.TempDir()
+	data := sparse(t, dir, "data.img", 128<<20)
 	cfg := writeFile(t, dir, "config.ign", firstBootConfig)
 	r := machine{
 		Cmdline: "flint.firstboot flint.platform.id=qemu root=LABEL=flintroot",
-		Disks:   []string{root},
+		Disks:   []string{root, data},
 		FwCfg:   map[string]string{"opt/com.coreos/config": cfg},
 	}.boot(t)
 	checkRoot(t, r)
+	checkDataDisk(t, data)
 	for _, unit := range []string{"flint (fetch-offline)", "flint (disks)", "flint (mount)", "flint (files)"} {
 		if !strings.Contains(r.Serial, unit) {
 			t.Errorf("serial console never mentions %q", unit)
@@ -83,7 +125,7 @@ func TestFirstBootFwCfg(t *testing.T) {
 		cfg2 := writeFile(t, dir, "second.ign", secondBootConfig)
 		r := machine{
 			Cmdline: "flint.platform.id=qemu root=LABEL=flintroot",
-			Disks:   []string{root},
+			Disks:   []string{root, data},
 			FwCfg:   map[string]string{"opt/com.coreos/config": cfg2},
 		}.boot(t)
 		checkRoot(t, r)
@@ -106,6 +148,7 @@ func TestFirstBootFwCfg(t *testing.T) {
 // brings it up (systemd-networkd, rd.neednet=1 ip=dhcp) and fetch gets it.
 func TestConfigURL(t *testing.T) {
 	root := makeRoot(t)
+	data := sparse(t, t.TempDir(), "data.img", 128<<20)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -127,10 +170,11 @@ func TestConfigURL(t *testing.T) {
 	r := machine{
 		Cmdline: "flint.firstboot flint.platform.id=metal rd.neednet=1 ip=dhcp root=LABEL=flintroot " +
 			"flint.config.url=http://10.0.2.2:" + strconv.Itoa(port) + "/config.ign",
-		Disks: []string{root},
+		Disks: []string{root, data},
 		Net:   true,
 	}.boot(t)
 	checkRoot(t, r)
+	checkDataDisk(t, data)
 	if hits.Load() == 0 {
 		t.Error("the HTTP server never served the config")
 	}

@@ -228,6 +228,7 @@ grep -q '^enable flint-test.service' /etc/systemd/system-preset/20-flint.preset 
 [ -s /etc/.flint-result.json ] || m="$m result"
 [ -e /etc/.flint-in-progress ] && m="$m stamp-left"
 [ -e /etc/flint-test/second.txt ] && m="$m second-boot-ran"
+[ -d /var/data ] || m="$m mountpoint"
 echo "FLINT-ROOT-INIT uptime=$up root=$(grep ' / ' /proc/mounts | head -n 1 | cut -d' ' -f1,3) missing=${m:-none}" >/dev/console
 sync
 poweroff -f
