@@ -163,3 +163,5 @@ func mustPart(t *testing.T, parts []vm.Partition, n int) vm.Partition {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func fmtSscan(s string, v *int64) (int, error) { return fmt.Sscan(s, v) }
