@@ -318,3 +318,92 @@ func TestGCS(t *testing.T) {
 	_, err = f.FetchBytes(bg(), Source{URL: "gs://bkt/dir/sub/config.ign", Hash: sha512Of(nil)}, 0)
 	mustContain(t, err, "hash verification failed", "gs://bkt/dir/sub/config.ign")
 }
+
+// TestS3AccessPointARN fetches through an access point ARN with the real
+// endpoint resolution: the SDK picks the access point host name, which the
+// test routes to a loopback TLS server holding a certificate for it.
+func TestS3AccessPointARN(t *testing.T) {
+	ca := newTestCA(t)
+	var mu sync.Mutex
+	var hosts, paths []string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.Host)
+		paths = append(paths, r.URL.Path+"?"+r.URL.RawQuery)
+		mu.Unlock()
+		if r.URL.Path != "/dir/k.ign" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Write([]byte("through the access point"))
+	}))
+	srv.TLS = ca.serverConfig(t, "*.s3-accesspoint.dualstack.us-west-2.amazonaws.com", "*.s3-accesspoint.us-west-2.amazonaws.com")
+	srv.StartTLS()
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	var d net.Dialer
+	f := newFetcher(t, Options{TotalTimeout: 10 * time.Second, DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}})
+	if err := f.AddCA(ca.pem); err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.FetchBytes(bg(), Source{URL: "arn:aws:s3:us-west-2:123456789012:accesspoint/myap/object/dir/k.ign?versionId=v7"}, 0)
+	if err != nil || string(b) != "through the access point" {
+		t.Fatalf("%q %v (hosts %q paths %q)", b, err, hosts, paths)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.HasPrefix(hosts[0], "myap-123456789012.s3-accesspoint.") || !strings.Contains(hosts[0], "us-west-2") || !strings.Contains(paths[0], "versionId=v7") {
+		t.Fatalf("request went to %q %q", hosts[0], paths[0])
+	}
+}
+
+// TestS3RegionDiscoveryAWSNames covers region discovery against the real
+// AWS host names (routed to loopback): the HEAD goes to the hint's regional
+// endpoint, the GET to the bucket's dual-stack endpoint in its region.
+func TestS3RegionDiscoveryAWSNames(t *testing.T) {
+	ca := newTestCA(t)
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.Host+r.URL.Path)
+		mu.Unlock()
+		switch {
+		case r.Method == http.MethodHead && r.URL.Path == "/gone":
+			w.WriteHeader(http.StatusNotFound)
+		case r.Method == http.MethodHead:
+			w.Header().Set("X-Amz-Bucket-Region", "eu-west-1")
+			w.WriteHeader(http.StatusMovedPermanently)
+		default:
+			w.Write([]byte("regional"))
+		}
+	}))
+	srv.TLS = ca.serverConfig(t, "s3.ap-south-1.amazonaws.com", "*.s3.dualstack.eu-west-1.amazonaws.com")
+	srv.StartTLS()
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	var d net.Dialer
+	f := newFetcher(t, Options{S3RegionHint: "ap-south-1", TotalTimeout: 10 * time.Second, DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}})
+	if err := f.AddCA(ca.pem); err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.FetchBytes(bg(), Source{URL: "s3://mybucket/k"}, 0)
+	if err != nil || string(b) != "regional" {
+		t.Fatalf("%q %v (%q)", b, err, seen)
+	}
+	mu.Lock()
+	want := []string{"HEAD s3.ap-south-1.amazonaws.com/mybucket", "GET mybucket.s3.dualstack.eu-west-1.amazonaws.com/k"}
+	if len(seen) != 2 || seen[0] != want[0] || seen[1] != want[1] {
+		t.Fatalf("requests %q, want %q", seen, want)
+	}
+	mu.Unlock()
+	_, err = f.FetchBytes(bg(), Source{URL: "s3://gone/k"}, 0)
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing bucket: %v", err)
+	}
+	mustContain(t, err, "could not find bucket gone")
+}
