@@ -22,6 +22,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -369,6 +370,7 @@ func (f *Fetcher) FetchAll(ctx context.Context, jobs []Job, workers int) error {
 	defer cancel()
 	next := make(chan int)
 	errs := make([]error, len(jobs))
+	var failed atomic.Bool
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -377,6 +379,12 @@ func (f *Fetcher) FetchAll(ctx context.Context, jobs []Job, workers int) error {
 			for i := range next {
 				j := jobs[i]
 				if err := f.FetchToFile(ctx, j.Source, j.Dest, j.Mode); err != nil {
+					// Jobs cut short by another job's failure are not
+					// reported: only real failures are.
+					if ctx.Err() != nil && failed.Load() {
+						continue
+					}
+					failed.Store(true)
 					errs[i] = fmt.Errorf("fetching %s into %s: %w", redact(j.Source.URL), j.Dest, err)
 					cancel()
 				}
