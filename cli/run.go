@@ -48,7 +48,9 @@ import (
 // stamp left by another boot, a first boot was interrupted half way (power
 // loss, reset, a crash after the disks were partitioned and formatted) and
 // the disks may be half-provisioned: flint refuses to run again unless the
-// kernel command line has flint.rerun=force. The stamp lives on the target
+// kernel command line has flint.rerun=force. The disks stage, which may
+// repartition and reformat, checks first: when root= names a device that
+// exists already it looks for the stamp on a read-only mount of it. The stamp lives on the target
 // root because that is the one place that survives a reboot, belongs to
 // the machine being provisioned and goes away when the disks stage
 // re-creates the root filesystem (a clean re-provisioning).
@@ -191,6 +193,10 @@ func (r *stageRun) run(ctx context.Context) error {
 	}
 
 	switch f.stage {
+	case "disks":
+		if err := r.earlyGuard(c); err != nil {
+			return err
+		}
 	case "mount", "files":
 		if err := r.guard(c); err != nil {
 			return err
@@ -326,11 +332,7 @@ func (r *stageRun) guard(c *stages.Context) error {
 			r.log.Warn("%s: ignoring the stamp of an interrupted first boot (boot %s, started %s, stage %s)",
 				RerunForceArg, old.BootID, old.Started, old.Stage)
 		} else {
-			return &stageError{op: "checking for an interrupted first boot", err: fmt.Errorf(
-				"%w: boot %s started provisioning at %s and stopped during the %s stage (%s is still there); "+
-					"its disks may be half-provisioned, so flint will not run again. Re-provision from a clean disk image, "+
-					"or boot once with %s on the kernel command line to run the stages anyway",
-				ErrInterrupted, old.BootID, old.Started, old.Stage, InProgressStamp, RerunForceArg)}
+			return &stageError{op: "checking for an interrupted first boot", err: interruptedError(old)}
 		}
 	}
 	s := stamp{BootID: boot, Started: time.Now().UTC().Format(time.RFC3339), Stage: r.f.stage, Version: Version}
@@ -341,6 +343,95 @@ func (r *stageRun) guard(c *stages.Context) error {
 		return &stageError{op: "writing the first-boot-in-progress stamp", err: err}
 	}
 	return nil
+}
+
+// earlyGuard runs before the disks stage, which may repartition and
+// reformat: when the kernel's root= names a device that exists already, it
+// mounts it read-only on a scratch directory and looks for a stamp from
+// another boot. A root that does not exist yet (the config creates it) or
+// cannot be mounted is left to the check in the mount stage.
+func (r *stageRun) earlyGuard(c *stages.Context) error {
+	dev := rootDevice(cmdlineArgs())
+	if dev == "" {
+		return nil
+	}
+	if _, err := os.Stat(dev); err != nil {
+		r.log.Info("root device %s not present yet: the interrupted-first-boot check waits for the mount stage", dev)
+		return nil
+	}
+	info, err := system.Probe(c.Ctx, c.Runner, dev)
+	if err != nil || info.Type == "" {
+		return nil
+	}
+	opts := []string{"ro"}
+	switch info.Type {
+	case "ext4", "ext3", "ext2":
+		opts = append(opts, "noload") // no journal replay on a read-only look
+	case "xfs":
+		opts = append(opts, "norecovery")
+	case "btrfs":
+	default:
+		return nil // swap, LUKS, RAID members...: not a root to look into
+	}
+	dir := filepath.Join(r.paths.RunDir, "rootcheck")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return &stageError{op: "checking for an interrupted first boot", err: err}
+	}
+	if err := system.Mount(c.Ctx, c.Runner, dev, dir, info.Type, opts); err != nil {
+		r.log.Warn("cannot look into %s for an interrupted first boot (%v): the mount stage checks again", dev, err)
+		return nil
+	}
+	old, rerr := readStamp(dir)
+	if uerr := system.Unmount(c.Ctx, dir); uerr != nil {
+		return &stageError{op: "checking for an interrupted first boot", err: uerr}
+	}
+	os.Remove(dir)
+	if rerr != nil {
+		return &stageError{op: "checking for an interrupted first boot", err: rerr}
+	}
+	if old != nil && old.BootID != bootID() {
+		if cmdlineHas(RerunForceArg) {
+			return nil // logged by the mount stage's check
+		}
+		return &stageError{op: "checking for an interrupted first boot", err: interruptedError(old)}
+	}
+	return nil
+}
+
+// rootDevice maps the kernel's root= argument to a device path:
+// LABEL=, UUID=, PARTLABEL=, PARTUUID= or /dev/...; "" for anything else
+// (nfs, tmpfs, none).
+func rootDevice(args []string) string {
+	v := ""
+	for _, a := range args {
+		if strings.HasPrefix(a, "root=") {
+			v = strings.TrimPrefix(a, "root=")
+		}
+	}
+	for prefix, dir := range map[string]string{"LABEL=": "by-label", "UUID=": "by-uuid",
+		"PARTLABEL=": "by-partlabel", "PARTUUID=": "by-partuuid"} {
+		if strings.HasPrefix(v, prefix) {
+			name := strings.TrimPrefix(v, prefix)
+			if name == "" || strings.Contains(name, "/") {
+				return ""
+			}
+			if prefix == "UUID=" || prefix == "PARTUUID=" {
+				name = strings.ToLower(name)
+			}
+			return "/dev/disk/" + dir + "/" + name
+		}
+	}
+	if strings.HasPrefix(v, "/dev/") {
+		return v
+	}
+	return ""
+}
+
+func interruptedError(old *stamp) error {
+	return fmt.Errorf("%w: boot %s started provisioning at %s and stopped during the %s stage (%s is still there); "+
+		"its disks may be half-provisioned, so flint will not run again. Re-provision from a clean disk image, "+
+		"or boot once with %s on the kernel command line to run the stages anyway",
+		ErrInterrupted, old.BootID, old.Started, old.Stage, InProgressStamp, RerunForceArg)
 }
 
 func stampPath(root string) (string, error) { return system.SecureJoin(root, InProgressStamp) }
@@ -396,17 +487,23 @@ func bootID() string {
 	return strings.TrimSpace(string(b))
 }
 
-// cmdlineHas reports whether the kernel command line holds arg.
-func cmdlineHas(arg string) bool {
+// cmdlineArgs returns the kernel command line's arguments
+// ($FLINT_KERNEL_CMDLINE_PATH overrides /proc/cmdline for tests).
+func cmdlineArgs() []string {
 	p := os.Getenv("FLINT_KERNEL_CMDLINE_PATH")
 	if p == "" {
 		p = "/proc/cmdline"
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return false
+		return nil
 	}
-	for _, a := range providers.SplitCmdline(string(b)) {
+	return providers.SplitCmdline(string(b))
+}
+
+// cmdlineHas reports whether the kernel command line holds arg.
+func cmdlineHas(arg string) bool {
+	for _, a := range cmdlineArgs() {
 		if a == arg {
 			return true
 		}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -289,4 +290,72 @@ func TestFailureSummaryRedacts(t *testing.T) {
 	if !strings.Contains(plain, "while: creating partition 1 on /dev/vda") || !strings.Contains(plain, "error: sgdisk exited 4") {
 		t.Errorf("split:\n%s", plain)
 	}
+}
+
+func TestRootDevice(t *testing.T) {
+	for in, want := range map[string]string{
+		"root=LABEL=flintroot":               "/dev/disk/by-label/flintroot",
+		"root=UUID=ABCD-1234":                "/dev/disk/by-uuid/abcd-1234",
+		"root=PARTLABEL=root":                "/dev/disk/by-partlabel/root",
+		"root=PARTUUID=0FC63DAF":             "/dev/disk/by-partuuid/0fc63daf",
+		"root=/dev/vda2":                     "/dev/vda2",
+		"root=/dev/vda1 root=/dev/vda3":      "/dev/vda3",
+		"root=nfs:10.0.0.1:/x":               "",
+		"root=LABEL=a/../../x":               "",
+		"console=ttyS0":                      "",
+		"flint.firstboot root=LABEL=r quiet": "/dev/disk/by-label/r",
+	} {
+		if got := rootDevice(strings.Fields(in)); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The disks stage refuses before touching anything when the existing root
+// (root= on the kernel command line) holds a stamp from another boot. The
+// root is a real ext4 filesystem on a loop device.
+func TestRunEarlyGuardBeforeDisks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (loop device, mount); make test-unit runs as root")
+	}
+	d := runEnv(t, "")
+	os.WriteFile(filepath.Join(d, "config.ign"), []byte(goodConfig), 0o644)
+	tree := filepath.Join(d, "tree")
+	os.MkdirAll(filepath.Join(tree, "etc"), 0o755)
+	raw, _ := json.Marshal(stamp{BootID: "boot-0", Started: "2026-01-01T00:00:00Z", Stage: "files"})
+	os.WriteFile(filepath.Join(tree, "etc", ".flint-in-progress"), raw, 0o644)
+	img := filepath.Join(d, "root.img")
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-L", "flintroot", "-d", tree, img, "16M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs: %v %s", err, out)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", img).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	loop := strings.TrimSpace(string(out))
+	defer exec.Command("losetup", "-d", loop).Run()
+	os.WriteFile(filepath.Join(d, "cmdline"), []byte("flint.firstboot root="+loop+"\n"), 0o644)
+
+	root := filepath.Join(d, "sysroot")
+	runStages(t, root, "fetch-offline")
+	_, stderr, code := flint(t, "run", "--stage", "disks", "--platform", "file", "--root", root, "--log-to-stdout")
+	if code != ExitFailure || !strings.Contains(stderr, "the disks stage failed") || !strings.Contains(stderr, "boot-0") {
+		t.Fatalf("disks on a root with a foreign stamp: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(d, "run", "rootcheck")); err == nil {
+		t.Error("scratch mount point left behind")
+	}
+	// same boot id: a systemd restart of the unit within one boot passes
+	raw, _ = json.Marshal(stamp{BootID: "boot-1", Started: "x", Stage: "mount"})
+	local := filepath.Join(d, "stamp")
+	os.WriteFile(local, raw, 0o644)
+	cmds := filepath.Join(d, "debugfs.cmds")
+	os.WriteFile(cmds, []byte("rm /etc/.flint-in-progress\nwrite "+local+" /etc/.flint-in-progress\n"), 0o644)
+	if out, err := exec.Command("debugfs", "-w", "-f", cmds, loop).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs: %v %s", err, out)
+	}
+	runStages(t, root, "disks")
+	// the override
+	os.WriteFile(filepath.Join(d, "cmdline"), []byte("root="+loop+" "+RerunForceArg+"\n"), 0o644)
+	runStages(t, root, "disks")
 }
