@@ -224,4 +224,35 @@ func TestFailure(t *testing.T) {
 	if strings.Contains(r.Journal, canary) {
 		t.Errorf("the secret canary reached the journal")
 	}
+
+	// The failed first boot left its stamp on the root: booting it again as
+	// a first boot (the operator fixed the config and reset the machine)
+	// is refused before the mount stage touches the root.
+	if _, err := vm.ReadExt4File(root, 0, "/etc/.flint-in-progress"); err != nil {
+		t.Fatalf("no first-boot-in-progress stamp after the failed boot: %v", err)
+	}
+	t.Run("rerun refused", func(t *testing.T) {
+		good := writeFile(t, dir, "good.ign", firstBootConfig)
+		data := sparse(t, dir, "data.img", 128<<20)
+		r := machine{
+			Cmdline: "flint.firstboot flint.platform.id=qemu root=LABEL=flintroot",
+			Disks:   []string{root, data},
+			FwCfg:   map[string]string{"opt/com.coreos/config": good},
+		}.boot(t)
+		if _, _, _, ok := rootMarker(r.Serial); ok {
+			t.Fatalf("a second first boot ran on half-provisioned disks:\n%s", vm.Tail(r.Serial, 60))
+		}
+		// the disks stage looks at the existing root before it changes any disk
+		for _, want := range []string{"the disks stage failed", "interrupted first boot", "flint.rerun=force"} {
+			if !strings.Contains(r.Serial, want) {
+				t.Errorf("serial console lacks %q; tail:\n%s", want, vm.Tail(r.Serial, 60))
+			}
+		}
+		if _, err := vm.ReadExt4File(root, 0, "/etc/flint-test/hello.txt"); err == nil {
+			t.Error("the refused run wrote files")
+		}
+		if parts, err := vm.PartitionTable(data); err == nil {
+			t.Errorf("the refused run partitioned the data disk: %+v", parts)
+		}
+	})
 }
