@@ -10,10 +10,11 @@
 #      -device virtserialport,chardev=fj,name=org.flintboot.journal
 #    so a host can read the full log without a console.
 summary="${FLINT_FAILURE_FILE:-/run/flint/failure.txt}"
-echo
-echo "=================================== flint ==================================="
-cat "$summary"
-echo "============================================================================="
+# one write, so systemd's status lines do not land inside the paragraph
+rule="============================================================================="
+text="$(cat "$summary" 2>/dev/null)"
+[ -n "$text" ] || text="flint: a stage failed. Read the full log with: journalctl -t flint"
+printf '\n=================================== flint ===================================\n%s\n%s\n' "$text" "$rule"
 for port in /dev/virtio-ports/*; do
     [ -e "$port" ] || continue
     case "${port##*/}" in

@@ -197,3 +197,30 @@ func keys(m map[string]string) []string {
 	sort.Strings(k)
 	return k
 }
+
+// flint-failure shows the summary flint wrote, framed, in one piece, and a
+// generic line when flint could not write one.
+func TestFailureScript(t *testing.T) {
+	dir := t.TempDir()
+	summary := filepath.Join(dir, "failure.txt")
+	text := "flint: the files stage failed, so this machine was not provisioned.\n  while: writing file \"/etc/x\"\n  error: boom\nRead the full log with: journalctl -t flint\n"
+	os.WriteFile(summary, []byte(text), 0o644)
+	for _, c := range []struct{ file, want string }{
+		{summary, strings.TrimSpace(text)},
+		{filepath.Join(dir, "absent"), "flint: a stage failed. Read the full log with: journalctl -t flint"},
+	} {
+		cmd := exec.Command("sh", "flint-failure.sh")
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "FLINT_FAILURE_FILE=" + c.file}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) < 3 || !strings.Contains(lines[0], " flint ") || !strings.HasPrefix(lines[len(lines)-1], "=====") {
+			t.Fatalf("not framed:\n%s", out)
+		}
+		if got := strings.Join(lines[1:len(lines)-1], "\n"); got != c.want {
+			t.Errorf("body %q, want %q", got, c.want)
+		}
+	}
+}

@@ -142,7 +142,9 @@ func TestFirstBootFwCfg(t *testing.T) {
 	})
 }
 
-// TestConfigURL: PXE-style, the config comes from flint.config.url on an
+// TestConfigURL: PXE-style, the config comes from ignition.config.url (an
+// alias of flint.config.url, with ignition.firstboot and
+// ignition.platform.id) on an
 // HTTP server the test runs on 127.0.0.1 (the guest reaches it at
 // 10.0.2.2); fetch-offline finds that it needs the network, the initramfs
 // brings it up (systemd-networkd, rd.neednet=1 ip=dhcp) and fetch gets it.
@@ -168,8 +170,9 @@ func TestConfigURL(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	r := machine{
-		Cmdline: "flint.firstboot flint.platform.id=metal rd.neednet=1 ip=dhcp root=LABEL=flintroot " +
-			"flint.config.url=http://10.0.2.2:" + strconv.Itoa(port) + "/config.ign",
+		// Ignition's spellings, as a drop-in must accept them
+		Cmdline: "ignition.firstboot ignition.platform.id=metal rd.neednet=1 ip=dhcp root=LABEL=flintroot " +
+			"ignition.config.url=http://10.0.2.2:" + strconv.Itoa(port) + "/config.ign",
 		Disks: []string{root, data},
 		Net:   true,
 	}.boot(t)
