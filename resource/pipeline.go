@@ -61,37 +61,27 @@ func (s *bufSink) written() int64 { return int64(len(s.buf)) }
 func (s *bufSink) reset() bool    { s.buf = s.buf[:0]; return true }
 
 // fileSink writes the temporary file. Every writebackChunk bytes it starts
-// writeback of what was just written, and it waits for data older than
-// writebackWindow to reach the disk. The final fsync then has little left
-// to do (disk I/O overlaps the download) and dirty page cache stays
-// bounded (it is RAM in an initramfs).
+// writeback of what was just written (without waiting for it), so disk I/O
+// overlaps the download, the final fsync has little left to do and dirty
+// page cache (RAM in an initramfs) is cleaned as fast as the disk allows.
+// Waiting here would stall the pipeline in bursts; the kernel's own dirty
+// limits throttle a writer that outruns the disk.
 type fileSink struct {
 	f      *os.File
 	n      int64
 	synced int64 // bytes handed to writeback so far
-	waited int64 // bytes known to be on disk
 }
 
-const (
-	writebackChunk  = 8 << 20
-	writebackWindow = 32 << 20
-)
+const writebackChunk = 8 << 20
 
 func (s *fileSink) Write(p []byte) (int, error) {
 	n, err := s.f.Write(p)
 	s.n += int64(n)
 	if s.n-s.synced >= writebackChunk {
-		fd := int(s.f.Fd())
-		// Best effort: errors (e.g. on filesystems without support)
-		// only lose the overlap; the final fsync still reports failures.
-		unix.SyncFileRange(fd, s.synced, s.n-s.synced, unix.SYNC_FILE_RANGE_WRITE)
+		// Best effort: an error (no support) only loses the overlap; the
+		// final fsync still reports write failures.
+		unix.SyncFileRange(int(s.f.Fd()), s.synced, s.n-s.synced, unix.SYNC_FILE_RANGE_WRITE)
 		s.synced = s.n
-		if s.n-s.waited > writebackWindow {
-			end := s.n - writebackWindow
-			unix.SyncFileRange(fd, s.waited, end-s.waited,
-				unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
-			s.waited = end
-		}
 	}
 	return n, err
 }
@@ -107,7 +97,7 @@ func (s *fileSink) reset() bool {
 	if err := s.f.Truncate(0); err != nil {
 		return false
 	}
-	s.n, s.synced, s.waited = 0, 0, 0
+	s.n, s.synced = 0, 0
 	return true
 }
 
