@@ -212,8 +212,10 @@ func syncKernel(e *env, d *diskPlan) error {
 			e.log.Warn("partx %s --nr %d %s failed: %v", fix[n], n, d.Dev, err)
 		}
 	}
-	if err := system.UdevSettle(e.ctx, e.run, d.Dev); err != nil {
-		return err
+	if len(fix) > 0 {
+		if err := settle(e, d.Dev); err != nil {
+			return err
+		}
 	}
 	bad, _, err := check()
 	if err != nil {

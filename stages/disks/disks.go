@@ -165,7 +165,10 @@ func (p *plan) Actions() []stages.Action {
 	return a
 }
 
-// Apply implements stages.Plan: partitions, RAID, LUKS, filesystems.
+// Apply implements stages.Plan: partitions (disks concurrently), then
+// RAID and LUKS, then filesystems. Filesystems on devices that no RAID or
+// LUKS step creates or consumes are made while RAID and LUKS are set up;
+// the others afterwards. All run through GOMAXPROCS (at least 4) workers.
 func (p *plan) Apply(c *stages.Context) error {
 	e := p.env
 	if c.Ctx != nil {
@@ -177,14 +180,49 @@ func (p *plan) Apply(c *stages.Context) error {
 	if c.State == nil {
 		c.State = &stages.State{}
 	}
-	for _, d := range p.disks {
+	errs := parallel(len(p.disks), func(i int) error {
+		d := p.disks[i]
 		done := e.log.Op("partitioning %s", d.Device)
 		err := applyDisk(e, d)
 		done(err)
 		if err != nil {
 			return fmt.Errorf("partitioning %s: %w", d.Device, err)
 		}
+		return nil
+	})
+	if err := joinErrs(errs); err != nil {
+		return err
 	}
+	var changed []string
+	for _, d := range p.disks {
+		if d.Args != nil && isBlockDevice(d.Dev) {
+			changed = append(changed, d.Dev)
+		}
+	}
+	if err := settle(e, changed...); err != nil {
+		return err
+	}
+
+	early, late := p.splitFilesystems()
+	var earlyErr error
+	earlyDone := make(chan struct{})
+	go func() {
+		defer close(earlyDone)
+		earlyErr = applyFilesystems(e, early)
+	}()
+	chainErr := p.applyRaidLuks(e, c.State)
+	<-earlyDone
+	if chainErr != nil {
+		return errors.Join(chainErr, earlyErr)
+	}
+	if earlyErr != nil {
+		return earlyErr
+	}
+	return applyFilesystems(e, late)
+}
+
+func (p *plan) applyRaidLuks(e *env, st *stages.State) error {
+	var made []string
 	for _, r := range p.raids {
 		done := e.log.Op("creating RAID array %s", r.Name)
 		err := applyRaid(e, r)
@@ -192,21 +230,76 @@ func (p *plan) Apply(c *stages.Context) error {
 		if err != nil {
 			return fmt.Errorf("creating RAID array %s: %w", r.Name, err)
 		}
+		made = append(made, r.Path)
 	}
+	if len(made) > 0 {
+		if err := settle(e, made...); err != nil {
+			return err
+		}
+	}
+	made = nil
 	for _, l := range p.luks {
 		done := e.log.Op("setting up LUKS volume %s", l.Name)
-		err := applyLuks(e, l, c.State)
+		err := applyLuks(e, l, st)
 		done(err)
 		if err != nil {
 			return fmt.Errorf("LUKS volume %s: %w", l.Name, err)
 		}
+		made = append(made, "/dev/mapper/"+l.Name)
 	}
-	if len(p.fss) > 0 {
-		if err := applyFilesystems(e, p.fss); err != nil {
-			return err
-		}
+	if len(made) > 0 {
+		return settle(e, made...)
 	}
 	return nil
+}
+
+// splitFilesystems separates the filesystems whose device no RAID or LUKS
+// step touches (early) from the others (late).
+func (p *plan) splitFilesystems() (early, late []*fsPlan) {
+	touched := map[string]bool{}
+	add := func(path string) {
+		touched[path] = true
+		if r, err := filepath.EvalSymlinks(path); err == nil {
+			touched[r] = true
+		}
+	}
+	for _, r := range p.raids {
+		add(r.Path)
+		for _, d := range r.Devices {
+			add(d)
+		}
+	}
+	for _, l := range p.luks {
+		add(l.Device)
+		add("/dev/mapper/" + l.Name)
+	}
+	for _, f := range p.fss {
+		// A device missing now may be made by RAID or LUKS: it waits.
+		real, err := filepath.EvalSymlinks(f.FS.Device)
+		if touched[f.FS.Device] || err != nil || touched[real] {
+			late = append(late, f)
+		} else {
+			early = append(early, f)
+		}
+	}
+	return early, late
+}
+
+// settle waits for udev to process devs in one `udevadm trigger --settle`
+// call (the reference settles device by device); without udevadm it is a
+// no-op, and when trigger fails a plain settle is tried.
+func settle(e *env, devs ...string) error {
+	if len(devs) == 0 {
+		return nil
+	}
+	if _, dry := e.run.(*system.DryRun); dry {
+		return nil
+	}
+	_, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolUdevadm, Args: append([]string{"trigger", "--settle"}, devs...)})
+	if err == nil || errors.Is(err, system.ErrToolNotFound) {
+		return nil
+	}
+	return system.UdevSettle(e.ctx, e.run, "")
 }
 
 func strOr(p *string, def string) string {

@@ -204,47 +204,59 @@ func (f *fsPlan) action() stages.Action {
 // applyFilesystems creates the filesystems concurrently (GOMAXPROCS
 // workers); errors are joined.
 func applyFilesystems(e *env, fss []*fsPlan) error {
+	var mu sync.Mutex
+	var made []string
 	errs := parallel(len(fss), func(i int) error {
 		f := fss[i]
 		done := e.log.Op("creating filesystem %s on %s", strOr(f.FS.Format, ""), f.FS.Device)
-		err := applyFilesystem(e, f)
+		dev, err := applyFilesystem(e, f)
 		done(err)
+		if dev != "" {
+			mu.Lock()
+			made = append(made, dev)
+			mu.Unlock()
+		}
 		return err
 	})
+	// One settle for all new filesystems (by-label/by-uuid links).
+	if err := settle(e, made...); err != nil {
+		errs = append(errs, err)
+	}
 	return joinErrs(errs)
 }
 
-func applyFilesystem(e *env, f *fsPlan) error {
+// applyFilesystem returns the device it changed ("" when reused).
+func applyFilesystem(e *env, f *fsPlan) (string, error) {
 	dev, err := system.WaitForDevice(e.ctx, f.FS.Device, e.timeout)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if f.Decision == fsLater {
 		found, err := probeFS(e, dev)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if f.Decision, err = decideFilesystem(f.FS, found); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if f.Decision == fsReuse {
 		e.log.Info("filesystem at %s is already correctly formatted. Skipping mkfs...", f.FS.Device)
-		return nil
+		return "", nil
 	}
 	if _, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolWipefs, Args: []string{"-a", dev}}); err != nil {
-		return fmt.Errorf("wiping %s: %w", f.FS.Device, err)
+		return "", fmt.Errorf("wiping %s: %w", f.FS.Device, err)
 	}
 	tool, args, err := mkfsCommand(f.FS, dev)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if tool != "" {
 		if _, err := e.run.Run(e.ctx, system.Cmd{Name: tool, Args: args}); err != nil {
-			return fmt.Errorf("creating %s on %s: %w", strOr(f.FS.Format, ""), f.FS.Device, err)
+			return dev, fmt.Errorf("creating %s on %s: %w", strOr(f.FS.Format, ""), f.FS.Device, err)
 		}
 	}
-	return system.UdevSettle(e.ctx, e.run, dev)
+	return dev, nil
 }
 
 // parallel runs f(0..n-1) on up to GOMAXPROCS goroutines and returns the
@@ -253,7 +265,9 @@ func parallel(n int, f func(i int) error) []error {
 	if n == 0 {
 		return nil
 	}
-	workers := runtime.GOMAXPROCS(0)
+	// Tools spend much of their time in process start-up and I/O: run at
+	// least 4 at once even on small machines.
+	workers := max(runtime.GOMAXPROCS(0), 4)
 	if workers > n {
 		workers = n
 	}

@@ -389,10 +389,10 @@ func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
 	}
 
 	uuid := strOr(l.UUID, "")
-	if res, err := e.read.Run(e.ctx, system.Cmd{Name: system.ToolCryptsetup, Args: []string{"luksUUID", dev}}); err == nil {
-		uuid = strings.TrimSpace(string(res.Stdout))
-	} else if _, dry := e.run.(*system.DryRun); !dry {
-		return fmt.Errorf("reading the LUKS UUID of %s: %w", dev, err)
+	if _, dry := e.run.(*system.DryRun); !dry {
+		if uuid, err = readLuksUUID(dev); err != nil {
+			return err
+		}
 	}
 	setMap(&st.LuksUUIDs, l.Name, uuid)
 	if hasClevis(l) {
@@ -413,10 +413,8 @@ func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
 	if _, dry := e.run.(*system.DryRun); dry {
 		return nil
 	}
-	if _, err := system.WaitForDevice(e.ctx, mapper, e.timeout); err != nil {
-		return err
-	}
-	return system.UdevSettle(e.ctx, e.run, mapper)
+	_, err = system.WaitForDevice(e.ctx, mapper, e.timeout)
+	return err
 }
 
 func bindClevis(e *env, l config.Luks, dev, key string) error {
@@ -454,4 +452,22 @@ func setBool(m *map[string]bool, k string) {
 		*m = map[string]bool{}
 	}
 	(*m)[k] = true
+}
+
+// readLuksUUID reads the UUID from the LUKS header (LUKS1 and LUKS2 keep
+// it as 40 bytes of text at offset 168) instead of running cryptsetup.
+func readLuksUUID(dev string) (string, error) {
+	f, err := os.Open(dev)
+	if err != nil {
+		return "", fmt.Errorf("reading the LUKS UUID of %s: %w", dev, err)
+	}
+	defer f.Close()
+	hdr := make([]byte, 208)
+	if _, err := f.ReadAt(hdr, 0); err != nil {
+		return "", fmt.Errorf("reading the LUKS UUID of %s: %w", dev, err)
+	}
+	if string(hdr[:6]) != "LUKS\xba\xbe" {
+		return "", fmt.Errorf("reading the LUKS UUID of %s: no LUKS header", dev)
+	}
+	return strings.TrimRight(string(hdr[168:208]), "\x00"), nil
 }

@@ -81,8 +81,6 @@ func applyRaid(e *env, r *raidPlan) error {
 	if _, dry := e.run.(*system.DryRun); dry {
 		return nil
 	}
-	if _, err := system.WaitForDevice(e.ctx, r.Path, e.timeout); err != nil {
-		return err
-	}
-	return system.UdevSettle(e.ctx, e.run, r.Path)
+	_, err := system.WaitForDevice(e.ctx, r.Path, e.timeout)
+	return err
 }
