@@ -48,6 +48,9 @@ demo: build
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	@# the module graphs are tidy: the product's, and the test peers' (tests/peers)
+	$(GO) mod tidy -diff
+	cd tests/peers && $(GO) mod tidy -diff && $(GO) vet ./...
 
 clean:
 	rm -rf bin
