@@ -209,7 +209,7 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.TotalTimeout)
 		defer cancel()
 	}
-	return f.retry(ctx, red, func(ctx context.Context, attempt int) error {
+	return f.retry(ctx, opts.logger(), red, func(ctx context.Context, attempt int) error {
 		body, err := open(ctx, attempt)
 		if err != nil {
 			return err
@@ -225,7 +225,7 @@ type opener func(ctx context.Context, attempt int) (io.ReadCloser, error)
 
 // retry runs attempt until it succeeds, fails permanently or ctx expires.
 // Backoff starts at 200ms, doubles, is capped at 5s, plus up to 50% jitter.
-func (f *Fetcher) retry(ctx context.Context, red string, attempt func(context.Context, int) error) error {
+func (f *Fetcher) retry(ctx context.Context, lg *log.Logger, red string, attempt func(context.Context, int) error) error {
 	const (
 		first = 200 * time.Millisecond
 		limit = 5 * time.Second
@@ -249,7 +249,7 @@ func (f *Fetcher) retry(ctx context.Context, red string, attempt func(context.Co
 			return timeoutErr(ctx, last)
 		}
 		wait := delay + rand.N(delay/2+1)
-		log.Info("%s: attempt #%d failed, retrying in %s: %v", red, n, wait.Round(time.Millisecond), last)
+		lg.Info("%s: attempt #%d failed, retrying in %s: %v", red, n, wait.Round(time.Millisecond), last)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -245,10 +246,11 @@ func TestParseS3(t *testing.T) {
 		{in: "arn:aws-cn:s3:::b/k", hint: "ap-south-1", bucket: "b", key: "k", first: "cn-north-1"},
 		{in: "arn:aws-us-gov:s3:::b/k", bucket: "b", key: "k", first: "us-gov-west-1"},
 		{in: "arn:aws:s3:us-west-2:123456789012:accesspoint/ap/object/dir/k?versionId=z",
-			bucket: "arn:aws:s3:us-west-2:123456789012:accesspoint/ap", key: "dir/k", ver: "z", region: "us-west-2"},
+			bucket: "ap-123456789012", key: "dir/k", ver: "z", region: "us-west-2"},
 		{in: "arn:aws:s3::123456789012:accesspoint/mrap/object/k", err: "multi-region"},
 		{in: "arn:aws:iam::123:role/x", err: "not s3"},
 		{in: "s3://b", err: "bucket and a key"},
+		{in: "arn:aws:s3:us-west-2:123456789012:accesspoint//object/k", err: "invalid S3 access point ARN"},
 	}
 	for _, c := range cases {
 		got, err := parseS3(c.in, c.hint)
@@ -259,7 +261,7 @@ func TestParseS3(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.in, err)
 		}
-		if got.bucket != c.bucket || got.key != c.key || got.versionID != c.ver || got.region != c.region || (c.first != "" && got.hint != c.first) {
+		if got.bucket+got.accessPoint != c.bucket || got.key != c.key || got.versionID != c.ver || got.region != c.region || (c.first != "" && got.hint != c.first) {
 			t.Errorf("%s: got %+v", c.in, got)
 		}
 	}
@@ -397,4 +399,65 @@ func TestS3RegionDiscoveryAWSNames(t *testing.T) {
 		t.Fatalf("missing bucket: %v", err)
 	}
 	mustContain(t, err, "could not find bucket gone")
+}
+
+// TestS3VirtualHostSigned runs the real AWS addressing against the S3 peer
+// over TLS (host names routed to it): region discovery on the hint's
+// regional endpoint, then a SigV4-signed GET on the bucket's dual-stack
+// virtual host, path-style for a bucket name with dots, keys that need
+// escaping, and versionId. The peer refuses unsigned requests and verifies
+// every signature.
+func TestS3VirtualHostSigned(t *testing.T) {
+	ca := newTestCA(t)
+	cert, key := ca.serverFiles(t, "s3.us-east-1.amazonaws.com", "s3.eu-west-1.amazonaws.com", "s3.dualstack.eu-west-1.amazonaws.com", "*.s3.dualstack.eu-west-1.amazonaws.com")
+	const odd = "dir/a b+ü=(1)&.ign"
+	objs := testpeer.Objects(t, []testpeer.Object{
+		{Bucket: "vhost", Key: "k.ign", Text: "old"},
+		{Bucket: "vhost", Key: "k.ign", Text: "virtual host"},
+		{Bucket: "flint.cfg.bucket", Key: odd, Text: "path style"},
+	}, nil)
+	peer := testpeer.Start(t, testpeer.S3, "-objects", objs, "-tls-cert", cert, "-tls-key", key,
+		"-host-base", "s3.dualstack.eu-west-1.amazonaws.com", "-region", "eu-west-1",
+		"-access-key", "AKVH", "-secret-key", "vh-secret", "-require-signature")
+	vers := peerVersions(t, peer)
+	var d net.Dialer
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: "AKVH", SecretAccessKey: "vh-secret"}, nil
+	})
+	f := newFetcher(t, Options{S3RegionHint: "eu-west-1", AWSCredentials: creds, TotalTimeout: 10 * time.Second,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, peer.Addr)
+		}})
+	if err := f.AddCA(ca.pem); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ url, want string }{
+		{"s3://vhost/k.ign", "virtual host"},
+		{"s3://vhost/k.ign?versionId=" + vers[0], "old"},
+		{"s3://flint.cfg.bucket/" + odd, "path style"},
+		{"arn:aws:s3:::flint.cfg.bucket/" + odd, "path style"},
+	} {
+		b, err := f.FetchBytes(bg(), Source{URL: c.url, Hash: sha256Of([]byte(c.want))}, 0)
+		if err != nil || string(b) != c.want {
+			t.Fatalf("%s: %q %v\n%+v", c.url, b, err, peer.Requests(t))
+		}
+	}
+	var got []string
+	for _, r := range peer.Requests(t) {
+		got = append(got, fmt.Sprintf("%s %s%s %d", r.Method, r.Host, r.Path, r.Status))
+	}
+	want := []string{
+		"HEAD s3.eu-west-1.amazonaws.com/vhost 403",
+		"GET vhost.s3.dualstack.eu-west-1.amazonaws.com/k.ign 200",
+		"HEAD s3.eu-west-1.amazonaws.com/vhost 403",
+		"GET vhost.s3.dualstack.eu-west-1.amazonaws.com/k.ign 200",
+		"HEAD s3.eu-west-1.amazonaws.com/flint.cfg.bucket 403",
+		"GET s3.dualstack.eu-west-1.amazonaws.com/flint.cfg.bucket/dir/a%20b%2B%C3%BC%3D%281%29%26.ign 200",
+		// an ARN's partition names the region asked first
+		"HEAD s3.us-east-1.amazonaws.com/flint.cfg.bucket 403",
+		"GET s3.dualstack.eu-west-1.amazonaws.com/flint.cfg.bucket/dir/a%20b%2B%C3%BC%3D%281%29%26.ign 200",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/flintboot/flint/log"
 )
 
 // Header is one HTTP request header.
@@ -97,6 +99,17 @@ type Options struct {
 	OEMDevice string
 	// DialContext replaces the network dialer (tests route names to loopback).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Log receives the fetcher's progress and retry lines (sources
+	// redacted); nil discards them.
+	Log *log.Logger
+}
+
+// logger returns o.Log, or a logger that discards.
+func (o *Options) logger() *log.Logger {
+	if o.Log == nil {
+		return log.New(io.Discard)
+	}
+	return o.Log
 }
 
 var (

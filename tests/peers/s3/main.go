@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -94,7 +95,7 @@ func (s *server) seed(objs []peer.Object) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		rec, err := do(http.MethodPut, "/"+o.Bucket+"/"+o.Key, string(b))
+		rec, err := do(http.MethodPut, "/"+o.Bucket+"/"+(&url.URL{Path: o.Key}).EscapedPath(), string(b))
 		if err != nil {
 			return nil, err
 		}

@@ -87,13 +87,16 @@ func Serve(f Flags, h http.Handler, extra map[string]any) error {
 		}
 	}
 	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Recorded before the handler runs: handlers may rewrite r.URL.
+		req := Request{Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(),
+			Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization")}
 		rec := &recorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
 		if logFile == nil {
 			return
 		}
-		line, _ := json.Marshal(Request{Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(),
-			Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Status: rec.status})
+		req.Status = rec.status
+		line, _ := json.Marshal(req)
 		logMu.Lock()
 		logFile.Write(append(line, '\n'))
 		logMu.Unlock()
