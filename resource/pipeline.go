@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,13 +102,30 @@ func (s *fileSink) reset() bool {
 	return true
 }
 
-// transientError marks a failure worth another attempt.
-type transientError struct{ err error }
+// transientError marks a failure worth another attempt; after is the
+// server's Retry-After, if any.
+type transientError struct {
+	err   error
+	after time.Duration
+}
 
 func (e *transientError) Error() string { return e.err.Error() }
 func (e *transientError) Unwrap() error { return e.err }
 
-func transient(err error) error { return &transientError{err} }
+func transient(err error) error { return &transientError{err: err} }
+
+// checkPort refuses a port no connection can use (e.g. 99999): final.
+func checkPort(u *url.URL) error {
+	p := u.Port()
+	if p == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("invalid port %q", p)
+	}
+	return nil
+}
 
 // hashSpec is a parsed Source.Hash.
 type hashSpec struct {
@@ -179,6 +197,9 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 	if opts.Offline && NeedsNetwork(src.URL) {
 		return fmt.Errorf("%s: %w", red, ErrNeedNet)
 	}
+	if err := checkPort(u); err != nil {
+		return fmt.Errorf("%s: %w", red, err)
+	}
 	var open opener
 	switch u.Scheme {
 	case "http", "https":
@@ -204,9 +225,9 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", red, err)
 	}
-	if opts.TotalTimeout > 0 {
+	if limit := boundOf(opts.TotalTimeout, opts.Limit); limit > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.TotalTimeout)
+		ctx, cancel = context.WithTimeout(ctx, limit)
 		defer cancel()
 	}
 	return f.retry(ctx, opts.logger(), red, func(ctx context.Context, attempt int) error {
@@ -219,12 +240,27 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 	})
 }
 
+// boundOf is the smaller of the positive durations (0 when neither is).
+func boundOf(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return max(b, 0)
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}
+
 // opener starts one attempt and returns the raw (still compressed) body.
 // Errors worth retrying are wrapped with transient.
 type opener func(ctx context.Context, attempt int) (io.ReadCloser, error)
 
 // retry runs attempt until it succeeds, fails permanently or ctx expires.
-// Backoff starts at 200ms, doubles, is capped at 5s, plus up to 50% jitter.
+// Backoff starts at 200ms, doubles, is capped at 5s, plus up to 50% jitter;
+// a server's Retry-After (capped at maxRetryAfter) is waited out when it is
+// longer, plus up to 25% jitter so that a fleet told the same delay does not
+// come back at the same instant. Only ctx (TotalTimeout, Limit, the
+// caller's deadline) ends retrying: permanent errors return at once.
 func (f *Fetcher) retry(ctx context.Context, lg *log.Logger, red string, attempt func(context.Context, int) error) error {
 	const (
 		first = 200 * time.Millisecond
@@ -249,6 +285,9 @@ func (f *Fetcher) retry(ctx context.Context, lg *log.Logger, red string, attempt
 			return timeoutErr(ctx, last)
 		}
 		wait := delay + rand.N(delay/2+1)
+		if ra := min(te.after, maxRetryAfter); ra > 0 {
+			wait = max(wait, ra+rand.N(ra/4+1))
+		}
 		lg.Info("%s: attempt #%d failed, retrying in %s: %v", red, n, wait.Round(time.Millisecond), last)
 		t := time.NewTimer(wait)
 		select {

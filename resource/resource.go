@@ -64,11 +64,18 @@ type Proxy struct {
 // Options configure a Fetcher. The zero value is usable.
 type Options struct {
 	// ResponseHeaderTimeout bounds each HTTP attempt until response headers
-	// arrive (the config default is 10s; 0 means no limit).
+	// arrive: 0 means DefaultResponseHeaderTimeout (Ignition's default of
+	// timeouts.httpResponseHeaders), a negative value no limit.
 	ResponseHeaderTimeout time.Duration
-	// TotalTimeout bounds a whole fetch including retries (0 = none; the
-	// caller's ctx deadline applies as well).
+	// TotalTimeout bounds a whole fetch including retries: the config's
+	// timeouts.httpTotal (0 = none, Ignition's semantics; the caller's ctx
+	// deadline applies as well).
 	TotalTimeout time.Duration
+	// Limit caps every fetch, retries included, whatever TotalTimeout says:
+	// the bound is the smaller of the two that are set (0 = no cap).
+	// flint apply sets it (DefaultApplyLimit unless told otherwise) so that
+	// no resource is retried for ever; flint run leaves it 0.
+	Limit time.Duration
 	// Proxy, when set, is evaluated with golang.org/x/net/http/httpproxy.
 	Proxy *Proxy
 	// Offline makes every source that needs the network fail with ErrNeedNet.
@@ -134,6 +141,18 @@ var (
 	ErrTooLarge = errors.New("resource exceeds the size limit")
 )
 
+const (
+	// DefaultResponseHeaderTimeout is the per-attempt bound on waiting for
+	// response headers when the config sets none (Ignition's default).
+	DefaultResponseHeaderTimeout = 10 * time.Second
+	// DefaultApplyLimit is the proposed default of Options.Limit for
+	// flint apply: long enough for a slow mirror of a large image, short
+	// enough that a resource that never answers fails the run.
+	DefaultApplyLimit = 5 * time.Minute
+	// maxRetryAfter caps how long a Retry-After header can make one wait.
+	maxRetryAfter = 2 * time.Minute
+)
+
 // AcceptHeader is sent with every HTTP fetch unless overridden.
 const AcceptHeader = "application/vnd.coreos.ignition+json;version=3.6.0, application/vnd.flint+json, */*;q=0.1"
 
@@ -161,6 +180,9 @@ func New(opts Options) (*Fetcher, error) {
 func (f *Fetcher) SetOptions(opts Options) error {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "flint"
+	}
+	if opts.ResponseHeaderTimeout == 0 {
+		opts.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
 	}
 	if opts.GCSEndpoint == "" {
 		opts.GCSEndpoint = "https://storage.googleapis.com"
@@ -262,18 +284,56 @@ func newHTTPClient(opts Options, cas []*x509.Certificate) (*http.Client, error) 
 	return &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errors.New("stopped after 10 redirects")
-			}
-			// Drop every header the caller set; keep only flint's defaults.
+			return checkRedirect(opts, req, via)
+		},
+	}, nil
+}
+
+// redirectError is a redirect flint refuses to follow: final, not retried.
+type redirectError struct{ msg string }
+
+func (e *redirectError) Error() string { return e.msg }
+
+// checkRedirect follows Go's default policy (at most 10 redirects; the
+// request's headers are copied to the next hop), refuses schemes other
+// than http and https, and once the chain has left the first request's
+// host (or gone from https to http) sends only flint's own default
+// headers: Authorization, Cookie and every configured httpHeaders entry
+// stay behind.
+func checkRedirect(opts Options, req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return &redirectError{"stopped after 10 redirects"}
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return &redirectError{fmt.Sprintf("refusing a redirect to a %q URL", req.URL.Scheme)}
+	}
+	for i, v := range append(via[1:], req) {
+		if !sameHost(via[0].URL, v.URL) || via[i].URL.Scheme == "https" && v.URL.Scheme == "http" {
 			h := make(http.Header)
 			h.Set("User-Agent", opts.UserAgent)
 			h.Set("Accept-Encoding", "identity")
 			h.Set("Accept", AcceptHeader)
 			req.Header = h
-			return nil
-		},
-	}, nil
+			break
+		}
+	}
+	// Go adds the previous URL as Referer, query (secrets) included.
+	req.Header.Del("Referer")
+	return nil
+}
+
+// sameHost compares host names and ports (default ports filled in).
+func sameHost(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if u.Scheme == "https" {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // NeedsNetwork reports whether fetching rawURL needs the network.
