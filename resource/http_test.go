@@ -795,3 +795,69 @@ func TestStreamingFetchKeepsGoingPastBuffers(t *testing.T) {
 		t.Fatalf("%v (%d bytes)", err, buf.Len())
 	}
 }
+
+// TestFetchInto streams into a caller-owned file: it starts from a clean
+// file whatever was in it, a transfer broken mid-body restarts into the
+// rewound file (never appended), gzip and hash are checked on the way, and
+// the file is neither closed nor renamed.
+func TestFetchInto(t *testing.T) {
+	content := pseudo(5<<20 + 17)
+	srv, n := resetServer(t, content, 2)
+	dir := t.TempDir()
+	fh, err := os.CreateTemp(dir, ".dest.flint-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	// junk longer than the content, offset in the middle
+	fh.Write(bytes.Repeat([]byte("junk"), 2<<20))
+	fh.Seek(12345, io.SeekStart)
+	f := newFetcher(t, Options{})
+	size, err := f.FetchInto(bg(), Source{URL: srv.URL, Hash: sha512Of(content)}, fh)
+	if err != nil || size != int64(len(content)) || n.Load() != 3 {
+		t.Fatalf("%d bytes, %v after %d attempts", size, err, n.Load())
+	}
+	if off, _ := fh.Seek(0, io.SeekCurrent); off != size {
+		t.Fatalf("offset %d after %d bytes", off, size)
+	}
+	got, _ := os.ReadFile(fh.Name())
+	if !bytes.Equal(got, content) {
+		t.Fatalf("content differs (%d bytes)", len(got))
+	}
+	if names := dirEntries(t, dir); len(names) != 1 {
+		t.Fatalf("extra files: %v", names)
+	}
+	// gzip into the same file again
+	zsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(gz(t, content[:1<<20])) }))
+	defer zsrv.Close()
+	size, err = f.FetchInto(bg(), Source{URL: zsrv.URL, Compression: "gzip", Hash: sha256Of(content[:1<<20])}, fh)
+	if got, _ := os.ReadFile(fh.Name()); err != nil || size != 1<<20 || !bytes.Equal(got, content[:1<<20]) {
+		t.Fatalf("gzip: %d bytes, %v", size, err)
+	}
+	// a hash mismatch is an error; the caller removes the file
+	if _, err := f.FetchInto(bg(), Source{URL: zsrv.URL, Compression: "gzip", Hash: sha256Of(nil)}, fh); !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("hash: %v", err)
+	}
+	// a read-only file is refused before any request
+	ro, _ := os.Open(fh.Name())
+	defer ro.Close()
+	if _, err := f.FetchInto(bg(), Source{URL: zsrv.URL}, ro); err == nil {
+		t.Fatal("read-only file accepted")
+	}
+	// FetchAll with caller-owned files
+	files := make([]*os.File, 3)
+	jobs := make([]Job, 3)
+	for i := range files {
+		files[i], _ = os.CreateTemp(dir, ".many.flint-*")
+		defer files[i].Close()
+		jobs[i] = Job{Source: Source{URL: zsrv.URL, Compression: "gzip"}, File: files[i]}
+	}
+	if err := f.FetchAll(bg(), jobs, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, fh := range files {
+		if got, _ := os.ReadFile(fh.Name()); !bytes.Equal(got, content[:1<<20]) {
+			t.Fatalf("%s: %d bytes", fh.Name(), len(got))
+		}
+	}
+}

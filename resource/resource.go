@@ -373,10 +373,39 @@ func (f *Fetcher) FetchBytes(ctx context.Context, src Source, limit int64) ([]by
 	return s.buf, nil
 }
 
+// FetchInto streams src into dst, a file the caller created and owns (for
+// the files stage: a temporary file in the destination's own directory,
+// renamed into place by the caller only when FetchInto succeeded). It is
+// the one pass source → decompress → hash → dst: nothing is staged or
+// buffered whole, so disk use never exceeds the final size.
+//
+//   - dst must be open for writing and seekable; FetchInto truncates it to
+//     zero length first, writes from offset 0 and leaves the offset at the
+//     end. It does not close dst.
+//   - A transfer broken after bytes were written is retried from scratch:
+//     dst is rewound and truncated, never appended to.
+//   - Nothing is fsynced: durability is the caller's (one syncfs per
+//     target filesystem). Writeback of what was written is started every
+//     few MiB (sync_file_range, without waiting) so that dirty pages do not
+//     pile up in an initramfs.
+//   - It returns the number of bytes in dst. On error the hash has not
+//     checked out (or the fetch failed): the caller removes dst.
+func (f *Fetcher) FetchInto(ctx context.Context, src Source, dst *os.File) (int64, error) {
+	if _, err := dst.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("rewinding %s: %w", dst.Name(), err)
+	}
+	if err := dst.Truncate(0); err != nil {
+		return 0, fmt.Errorf("truncating %s: %w", dst.Name(), err)
+	}
+	s := &fileSink{f: dst}
+	err := f.fetch(ctx, src, s)
+	return s.n, err
+}
+
 // FetchToFile fetches src into a temporary file beside dst (created with
-// mode), fsyncs it and renames it to dst only when everything, including the
-// hash, checked out. On any failure nothing is left behind and dst is
-// untouched.
+// mode) and renames it to dst only when everything, including the hash,
+// checked out. On any failure nothing is left behind and dst is untouched.
+// Like FetchInto it does not fsync: the caller syncs the filesystem.
 func (f *Fetcher) FetchToFile(ctx context.Context, src Source, dst string, mode os.FileMode) (err error) {
 	dir, base := splitPath(dst)
 	tmp, err := os.CreateTemp(dir, "."+base+".flint-*")
@@ -392,21 +421,14 @@ func (f *Fetcher) FetchToFile(ctx context.Context, src Source, dst string, mode 
 	if err = tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("setting mode of %s: %w", tmp.Name(), err)
 	}
-	if err = f.fetch(ctx, src, &fileSink{f: tmp}); err != nil {
+	if _, err = f.FetchInto(ctx, src, tmp); err != nil {
 		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", tmp.Name(), err)
 	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
 	}
 	if err = os.Rename(tmp.Name(), dst); err != nil {
 		return fmt.Errorf("renaming into %s: %w", dst, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
@@ -422,16 +444,18 @@ func splitPath(p string) (dir, base string) {
 	return p[:i], p[i+1:]
 }
 
-// Job is one file of FetchAll.
+// Job is one file of FetchAll: either File (FetchInto that caller-owned
+// file) or Dest and Mode (FetchToFile).
 type Job struct {
 	Source Source
+	File   *os.File
 	Dest   string
 	Mode   os.FileMode
 }
 
-// FetchAll runs FetchToFile for every job with at most workers fetches at a
-// time (workers <= 0: 8). The first failure cancels the jobs not yet
-// finished; the error names every job that failed.
+// FetchAll fetches every job with at most workers fetches at a time
+// (workers <= 0: 8). The first failure cancels the jobs not yet finished;
+// the error names every job that failed.
 func (f *Fetcher) FetchAll(ctx context.Context, jobs []Job, workers int) error {
 	if workers <= 0 {
 		workers = 8
@@ -451,14 +475,24 @@ func (f *Fetcher) FetchAll(ctx context.Context, jobs []Job, workers int) error {
 			defer wg.Done()
 			for i := range next {
 				j := jobs[i]
-				if err := f.FetchToFile(ctx, j.Source, j.Dest, j.Mode); err != nil {
+				var err error
+				if j.File != nil {
+					_, err = f.FetchInto(ctx, j.Source, j.File)
+				} else {
+					err = f.FetchToFile(ctx, j.Source, j.Dest, j.Mode)
+				}
+				if err != nil {
 					// Jobs cut short by another job's failure are not
 					// reported: only real failures are.
 					if ctx.Err() != nil && failed.Load() {
 						continue
 					}
 					failed.Store(true)
-					errs[i] = fmt.Errorf("fetching %s into %s: %w", redact(j.Source.URL), j.Dest, err)
+					dest := j.Dest
+					if j.File != nil {
+						dest = j.File.Name()
+					}
+					errs[i] = fmt.Errorf("fetching %s into %s: %w", redact(j.Source.URL), dest, err)
 					cancel()
 				}
 			}
