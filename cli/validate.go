@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/coreos/vcontext/report"
+	"github.com/flintboot/flint/config"
 	"github.com/flintboot/flint/config/legacy"
 )
 
@@ -54,7 +55,14 @@ func runValidate(e *Env) error {
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
-	_, rpt, perr := parseAny(raw)
+	var rpt report.Report
+	var perr error
+	if config.IsBlank(raw) {
+		// white space only is no config at all, as an empty file is
+		perr = config.ErrEmpty
+	} else {
+		_, rpt, perr = parseAny(raw)
+	}
 	valid := perr == nil && !rpt.IsFatal()
 	warned := false
 	for _, en := range rpt.Entries {

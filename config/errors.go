@@ -121,7 +121,7 @@ var (
 	ErrPathComponentTooLong = errors.New("path component longer than 255 bytes")
 	ErrPathTooLong          = errors.New("path longer than 4095 bytes")
 	ErrPathIsRoot           = errors.New("cannot replace the root directory")
-	ErrPathUnderFile        = errors.New("path is below a file or hard link in config")
+	ErrPathUnderFile        = errors.New("path is below a file in config")
 	ErrLinkTargetTooLong    = errors.New("link target longer than 4095 bytes")
 
 	// urls, headers, timeouts

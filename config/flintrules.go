@@ -288,19 +288,16 @@ func (v *validator) ownerName(n *string, p []any) {
 // ---- nodes ---------------------------------------------------------------
 
 // nodeLimits: ids and owner names of files, directories and links; no
-// entry may replace the root directory or sit below a file or hard link
-// of the config (apply would find a file where it needs a directory).
+// entry may replace the root directory or sit below a file of the config
+// (apply would find a file where it needs a directory).
 func (v *validator) nodeLimits(c *Config) {
 	s := &c.Storage
 	files := map[string]bool{}
 	for i := range s.Files {
 		files[s.Files[i].Path] = true
 	}
-	for i := range s.Links {
-		if isTrue(s.Links[i].Hard) {
-			files[s.Links[i].Path] = true
-		}
-	}
+	// (below any link of the config, hard or symbolic, is the reference's
+	// "path includes link in config")
 	check := func(n *Node, p []any) {
 		v.id(n.User.ID, cat(p, "user", "id")...)
 		v.id(n.Group.ID, cat(p, "group", "id")...)

@@ -338,3 +338,108 @@ func TestRulesSystemdPasswdKargs(t *testing.T) {
 			want: []entry{W("$.storage.filez", "Unused key filez; did you mean $.storage.files?"), W("$.storage.files.0.Mode", "Unused key Mode; did you mean $.storage.files.0.mode?")}},
 	})
 }
+
+// flint's own rules: what apply would refuse for a reason knowable from
+// the config alone (issue 13), refused here first with the JSON path. Each
+// is a deliberate difference from the reference (docs/validation.md).
+func TestRulesFlint(t *testing.T) {
+	long := strings.Repeat("x", 256)
+	deep := strings.Repeat("/"+strings.Repeat("d", 250), 17) // 4267 bytes
+	unit254 := strings.Repeat("u", 246) + ".service"         // 254 bytes
+	runRuleCases(t, []ruleCase{
+		// ids: -5 wrapped to 0 (root) in apply, 4294968296 to 1000
+		{name: "ids", origin: "flint: uid/gid 0..4294967294 ((uid_t)-1 is refused by useradd, ignored by chown)",
+			body: `"passwd":{"users":[{"name":"a","uid":-5},{"name":"b","uid":4294968296},{"name":"c","uid":4294967295},{"name":"d","uid":4294967294},{"name":"e","uid":0}],"groups":[{"name":"g","gid":-7},{"name":"h","gid":4294967294}]},
+			"storage":{"files":[{"path":"/f","user":{"id":-1},"group":{"id":4294967295}}],"directories":[{"path":"/d","user":{"id":4294967294},"group":{"id":0}}],"links":[{"path":"/l","target":"/t","user":{"id":-2}}]}`,
+			want: []entry{E("$.passwd.users.0.uid", ErrIDRange.Error()), E("$.passwd.users.1.uid", ErrIDRange.Error()), E("$.passwd.users.2.uid", ErrIDRange.Error()), E("$.passwd.groups.0.gid", ErrIDRange.Error()),
+				E("$.storage.files.0.user.id", ErrIDRange.Error()), E("$.storage.files.0.group.id", ErrIDRange.Error()), E("$.storage.links.0.user.id", ErrIDRange.Error())}},
+		{name: "unit names", origin: "flint: systemd unit_name_is_valid (src/basic/unit-name.c)",
+			body: `"systemd":{"units":[{"name":"a/b.service"},{"name":"../x.service"},{"name":"a\nb.service"},{"name":"@x.service"},{"name":"a b.service"},{"name":"é.service"},{"name":"` + long[:248] + `.service"},
+			{"name":"foo@.service"},{"name":"foo@bar-1:2\\x2d.service"},{"name":"-.mount"},{"name":"a@b@c.timer"},{"name":"a\u0000.service"},{"name":"` + unit254 + `","dropins":[{"name":"x.conf"}]}]}`,
+			want: []entry{E("$.systemd.units.0.name", ErrInvalidUnitName.Error()), E("$.systemd.units.1.name", ErrInvalidUnitName.Error()), E("$.systemd.units.2.name", ErrInvalidUnitName.Error()),
+				E("$.systemd.units.3.name", ErrInvalidUnitName.Error()), E("$.systemd.units.4.name", ErrInvalidUnitName.Error()), E("$.systemd.units.5.name", ErrInvalidUnitName.Error()), E("$.systemd.units.6.name", ErrInvalidUnitName.Error()),
+				E("$.systemd.units.11.name", ErrNULByte.Error()), E("$.systemd.units.12.name", ErrPathComponentTooLong.Error())}},
+		{name: "drop-in names", origin: "flint: systemd reads <unit>.d/*.conf, one path component, not hidden",
+			body: `"systemd":{"units":[{"name":"a.service","dropins":[{"name":"a/b.conf"},{"name":".conf"},{"name":"..conf"},{"name":"a\tb.conf"},{"name":"` + long[:252] + `.conf"},{"name":"10-ok.conf"},{"name":"../../x.conf"},{"name":"n\u0000.conf"}]}]}`,
+			want: []entry{E("$.systemd.units.0.dropins.0.name", ErrInvalidDropinName.Error()), E("$.systemd.units.0.dropins.1.name", ErrInvalidDropinName.Error()), E("$.systemd.units.0.dropins.2.name", ErrInvalidDropinName.Error()),
+				E("$.systemd.units.0.dropins.3.name", ErrInvalidDropinName.Error()), E("$.systemd.units.0.dropins.4.name", ErrInvalidDropinName.Error()), E("$.systemd.units.0.dropins.6.name", ErrInvalidDropinName.Error()),
+				E("$.systemd.units.0.dropins.7.name", ErrNULByte.Error())}},
+		{name: "nul bytes", origin: "flint: no path, name or argument can hold a NUL byte",
+			body: `"storage":{"files":[{"path":"/a\u0000b"}],"filesystems":[{"device":"/dev/a","format":"ext4","label":"l\u0000","options":["-E\u0000x"]}],"raid":[{"name":"r\u0000","level":"raid1","devices":["/dev/x"]}]},"passwd":{"users":[{"name":"u\u0000","gecos":"g\u0000","passwordHash":"h\u0000"}]},
+			"systemd":{"units":[{"name":"u.service","contents":"[Unit]\nDescription=\u0000"}]}`,
+			want: []entry{E("$.storage.files.0.path", ErrNULByte.Error()), E("$.storage.filesystems.0.label", ErrNULByte.Error()), E("$.storage.filesystems.0.options.0", ErrNULByte.Error()), E("$.storage.raid.0.name", ErrNULByte.Error()),
+				E("$.passwd.users.0.name", ErrNULByte.Error()), E("$.passwd.users.0.gecos", ErrNULByte.Error()), E("$.passwd.users.0.passwordHash", ErrNULByte.Error())}},
+		{name: "nul in kernel arguments", origin: "flint: no argument can hold a NUL byte", since: "3.3.0",
+			body: `"kernelArguments":{"shouldExist":["a\u0000b"]}`, want: []entry{E("$.kernelArguments.shouldExist.0", ErrNULByte.Error())}},
+		{name: "user and group names", origin: "flint: shadow-utils is_valid_name (Debian's relaxed and upstream's, both)", since: "3.2.0",
+			body: `"passwd":{"users":[{"name":""},{"name":"-bad"},{"name":"a:b"},{"name":"a b"},{"name":"a,b"},{"name":"1234"},{"name":"Ab.c_d-e$"},{"name":"` + long[:33] + `"},{"name":"é"},{"name":"."},{"name":"a\nb"},{"name":"x$y"},
+			{"name":"5678","shouldExist":false},{"name":"-x","shouldExist":false},{"name":"core"}],"groups":[{"name":""},{"name":"+g"},{"name":"wheel"},{"name":"g:h"},{"name":"99","shouldExist":false}]}`,
+			want: []entry{E("$.passwd.users.0.name", ErrUserNameEmpty.Error()), E("$.passwd.users.1.name", ErrInvalidUserName.Error()), E("$.passwd.users.2.name", ErrInvalidUserName.Error()), E("$.passwd.users.3.name", ErrInvalidUserName.Error()),
+				E("$.passwd.users.4.name", ErrInvalidUserName.Error()), E("$.passwd.users.5.name", ErrInvalidUserName.Error()), E("$.passwd.users.7.name", ErrInvalidUserName.Error()), E("$.passwd.users.8.name", ErrInvalidUserName.Error()),
+				E("$.passwd.users.9.name", ErrInvalidUserName.Error()), E("$.passwd.users.10.name", ErrInvalidUserName.Error()), E("$.passwd.users.11.name", ErrInvalidUserName.Error()), E("$.passwd.users.13.name", ErrInvalidUserName.Error()),
+				E("$.passwd.groups.0.name", ErrGroupNameEmpty.Error()), E("$.passwd.groups.1.name", ErrInvalidGroupName.Error()), E("$.passwd.groups.3.name", ErrInvalidGroupName.Error())}},
+		{name: "account fields", origin: "flint: useradd/chpasswd refuse ':' and control characters in passwd/shadow fields",
+			body: `"passwd":{"users":[{"name":"a","passwordHash":"$6$x:y","gecos":"a:b","homeDir":"rel","shell":"bash"},{"name":"b","passwordHash":"$6$x\ny","gecos":"a\tb","homeDir":"/h:x","shell":"/bin/a\nb"},
+			{"name":"c","passwordHash":"$6$ok$hash","gecos":"José, room 1","homeDir":"/var/home/c","shell":"/bin/bash"},{"name":"d","shell":"*","homeDir":"","gecos":""},{"name":"e","homeDir":"/` + long + `"}],
+			"groups":[{"name":"g","passwordHash":"a\rb"},{"name":"h","passwordHash":"$6$ok"}]}`,
+			want: []entry{E("$.passwd.users.0.passwordHash", ErrInvalidPasswordHash.Error()), E("$.passwd.users.0.gecos", ErrInvalidPasswdField.Error()), E("$.passwd.users.0.homeDir", ErrHomeDirRelative.Error()), E("$.passwd.users.0.shell", ErrShellInvalid.Error()),
+				E("$.passwd.users.1.passwordHash", ErrInvalidPasswordHash.Error()), E("$.passwd.users.1.gecos", ErrInvalidPasswdField.Error()), E("$.passwd.users.1.homeDir", ErrInvalidPasswdField.Error()), E("$.passwd.users.1.shell", ErrInvalidPasswdField.Error()),
+				E("$.passwd.users.4.homeDir", ErrPathComponentTooLong.Error()), E("$.passwd.groups.0.passwordHash", ErrInvalidPasswordHash.Error())}},
+		{name: "group references", origin: "flint: useradd -g/-G take a group name or a numeric id",
+			body: `"passwd":{"users":[{"name":"a","primaryGroup":"a,b","groups":["","a b","wheel","12","4294967295"]},{"name":"b","primaryGroup":"4294967295"},{"name":"c","primaryGroup":"100"},{"name":"d","primaryGroup":""}]}`,
+			want: []entry{E("$.passwd.users.0.primaryGroup", ErrInvalidGroupRef.Error()), E("$.passwd.users.0.groups.0", ErrInvalidGroupRef.Error()), E("$.passwd.users.0.groups.1", ErrInvalidGroupRef.Error()), E("$.passwd.users.0.groups.4", ErrIDRange.Error()),
+				E("$.passwd.users.1.primaryGroup", ErrIDRange.Error())}},
+		{name: "ssh keys", origin: "flint: one authorized key per entry",
+			body: `"passwd":{"users":[{"name":"a","sshAuthorizedKeys":["ssh-ed25519 AAAA a\nssh-rsa BBBB b","ssh-ed25519 CCCC c\n","ssh-ed25519 DDDD d\r","ssh-ed25519 EEEE e"]}]}`,
+			want: []entry{E("$.passwd.users.0.sshAuthorizedKeys.0", ErrSSHKeyLineBreak.Error()), E("$.passwd.users.0.sshAuthorizedKeys.2", ErrSSHKeyLineBreak.Error())}},
+		{name: "owner names", origin: "flint: no account name holds ':' or control characters",
+			body: `"storage":{"files":[{"path":"/a","user":{"name":"a:b"},"group":{"name":"g\nh"}},{"path":"/b","user":{"name":"core"},"group":{"name":""}}]}`,
+			want: []entry{E("$.storage.files.0.user.name", ErrInvalidOwnerName.Error()), E("$.storage.files.0.group.name", ErrInvalidOwnerName.Error())}},
+		{name: "path limits", origin: "flint: NAME_MAX 255 and PATH_MAX 4096",
+			body: `"storage":{"files":[{"path":"/` + long + `"},{"path":"` + deep + `"},{"path":"/ok/` + long[:255] + `"}],"directories":[{"path":"/d/` + long + `/e"}],"links":[{"path":"/l","target":"/` + strings.Repeat("t", 4095) + `"},{"path":"/m","target":"` + strings.Repeat("t", 4095) + `"}],
+			"filesystems":[{"device":"/dev/` + long + `","format":"ext4","path":"/mnt/` + long + `"}],"disks":[{"device":"/dev/disk/by-id/` + long + `"}]}`,
+			want: []entry{E("$.storage.files.0.path", ErrPathComponentTooLong.Error()), E("$.storage.files.1.path", ErrPathTooLong.Error()), E("$.storage.directories.0.path", ErrPathComponentTooLong.Error()), E("$.storage.links.0.target", ErrLinkTargetTooLong.Error()),
+				E("$.storage.filesystems.0.device", ErrPathComponentTooLong.Error()), E("$.storage.filesystems.0.path", ErrPathComponentTooLong.Error()), E("$.storage.disks.0.device", ErrPathComponentTooLong.Error())}},
+		{name: "root and below files", origin: "flint: apply finds a file where it needs a directory",
+			body: `"storage":{"files":[{"path":"/"},{"path":"/a"},{"path":"/a/b"},{"path":"/etc/systemd/system"}],"directories":[{"path":"/h/d"},{"path":"/a/c/d"}],"links":[{"path":"/h","target":"/a","hard":true},{"path":"/s","target":"/t"},{"path":"/s2/x","target":"/t"}]},
+			"systemd":{"units":[{"name":"x.service","contents":"[Unit]"}]}`,
+			want: []entry{E("$.storage.files.0.path", ErrPathIsRoot.Error()), E("$.storage.files.2.path", ErrPathUnderFile.Error()), E("$.storage.directories.0", ErrDirectoryUsedSymlink.Error()), E("$.storage.directories.1.path", ErrPathUnderFile.Error()),
+				E("$.storage.files.3.path", ErrPathConflictsSystemd.Error())}},
+		{name: "root directory", origin: "flint: apply refuses to replace the root directory",
+			body: `"storage":{"directories":[{"path":"/"}],"links":[{"path":"/","target":"/x"}]}`,
+			want: []entry{E("$.storage.directories.0.path", ErrPathIsRoot.Error()), E("$.storage.links.0.path", ErrPathIsRoot.Error()), E("$.storage.links.0", "duplicate entry defined")}},
+		{name: "url host and port", origin: "flint: a URL that can never be fetched",
+			body: `"storage":{"files":[{"path":"/a","contents":{"source":"http://h:99999/"}},{"path":"/b","contents":{"source":"http://h:0/x"}},{"path":"/c","contents":{"source":"https:///x"}},{"path":"/d","contents":{"source":"tftp://:69/x"}},{"path":"/e","contents":{"source":"s3:///k"}},
+			{"path":"/f","contents":{"source":"http://h:8080/x"}},{"path":"/g","contents":{"source":"http://[::1]:65535/x"}},{"path":"/h","contents":{"source":"http://h:/x"}},{"path":"/i","contents":{"source":"http://h:x/"}}]}`,
+			want: []entry{E("$.storage.files.0.contents.source", ErrURLBadPort.Error()), E("$.storage.files.1.contents.source", ErrURLBadPort.Error()), E("$.storage.files.2.contents.source", ErrURLNoHost.Error()), E("$.storage.files.3.contents.source", ErrURLNoHost.Error()),
+				E("$.storage.files.4.contents.source", ErrURLNoHost.Error()), E("$.storage.files.8.contents.source", "unable to parse url")}},
+		{name: "url host and port in references", origin: "flint: a URL that can never be fetched", since: "3.1.0",
+			body: `"ignition":{"config":{"merge":[{"source":"http://h:65536/c"}]},"proxy":{"httpProxy":"http://p:70000","httpsProxy":"http://:3128"}}`,
+			want: []entry{E("$.ignition.config.merge.0", ErrURLBadPort.Error()), E("$.ignition.config.merge.0.source", ErrURLBadPort.Error()), E("$.ignition.proxy.httpProxy", ErrURLBadPort.Error()), E("$.ignition.proxy.httpsProxy", ErrURLNoHost.Error())}},
+		{name: "tang url port", origin: "flint: a URL that can never be fetched", since: "3.2.0",
+			body: `"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"tang":[{"url":"http://t:0","thumbprint":"x"},{"url":"http://t:7500","thumbprint":"y"}]}}]}`,
+			want: []entry{E("$.storage.luks.0.clevis.tang.0.url", ErrURLBadPort.Error())}},
+		{name: "header names and values", origin: "flint: Go's HTTP client refuses them (httpguts)", since: "3.1.0",
+			body: `"storage":{"files":[{"path":"/a","contents":{"source":"http://h/a","httpHeaders":[{"name":"Bad Name","value":"v"},{"name":"X:y","value":"v"},{"name":"X-Inject","value":"a\r\nInjected: 1"},{"name":"X-Tab","value":"a\tb"},{"name":"X-Nul","value":"a\u0000"},{"name":"X-Ok","value":"v"}]}}]}`,
+			want: []entry{E("$.storage.files.0.contents.httpHeaders.0.name", ErrInvalidHTTPHeaderName.Error()), E("$.storage.files.0.contents.httpHeaders.1.name", ErrInvalidHTTPHeaderName.Error()),
+				E("$.storage.files.0.contents.httpHeaders.2.value", ErrInvalidHTTPHeaderValue.Error()), E("$.storage.files.0.contents.httpHeaders.4.value", ErrNULByte.Error())}},
+		{name: "timeouts", origin: "flint: seconds × 1e9 must fit time.Duration; negative means nothing",
+			body: `"ignition":{"timeouts":{"httpTotal":18446744074,"httpResponseHeaders":-1}}`,
+			want: []entry{E("$.ignition.timeouts.httpTotal", ErrTimeoutRange.Error()), E("$.ignition.timeouts.httpResponseHeaders", ErrTimeoutRange.Error())}},
+		{name: "timeouts in range", origin: "flint: seconds × 1e9 must fit time.Duration",
+			body: `"ignition":{"timeouts":{"httpTotal":9223372036,"httpResponseHeaders":0}}`},
+	})
+}
+
+func TestIsBlank(t *testing.T) {
+	for _, s := range []string{"", " ", "\n", " \t\r\n "} {
+		if !IsBlank([]byte(s)) {
+			t.Errorf("IsBlank(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"{}", " x", "\v", "\u00a0"} {
+		if IsBlank([]byte(s)) {
+			t.Errorf("IsBlank(%q) = true", s)
+		}
+	}
+}
