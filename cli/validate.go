@@ -11,10 +11,6 @@ import (
 	"github.com/flintboot/flint/config/legacy"
 )
 
-// parseAny parses a config of any version flint accepts. The legacy
-// translator plugs in here when present.
-var parseAny = legacy.ParseAny
-
 func readInput(e *Env, name string) ([]byte, error) {
 	if name == "-" {
 		return io.ReadAll(e.Stdin)
@@ -54,7 +50,7 @@ func runValidate(e *Env) error {
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
-	_, rpt, perr := parseAny(raw)
+	_, rpt, perr := legacy.ParseAny(raw)
 	valid := perr == nil && !rpt.IsFatal()
 	warned := false
 	for _, en := range rpt.Entries {
