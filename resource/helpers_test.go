@@ -21,7 +21,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 )
 
 func newFetcher(t *testing.T, opts Options) *Fetcher {
