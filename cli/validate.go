@@ -12,10 +12,6 @@ import (
 	"github.com/flintboot/flint/config/legacy"
 )
 
-// parseAny parses a config of any version flint accepts. The legacy
-// translator plugs in here when present.
-var parseAny = legacy.ParseAny
-
 func readInput(e *Env, name string) ([]byte, error) {
 	if name == "-" {
 		return io.ReadAll(e.Stdin)
@@ -61,7 +57,7 @@ func runValidate(e *Env) error {
 		// white space only is no config at all, as an empty file is
 		perr = config.ErrEmpty
 	} else {
-		_, rpt, perr = parseAny(raw)
+		_, rpt, perr = legacy.ParseAny(raw)
 	}
 	valid := perr == nil && !rpt.IsFatal()
 	warned := false
