@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/flintboot/flint/log"
-	"github.com/flintboot/flint/stages"
 	"github.com/flintboot/flint/stages/engine"
 	"github.com/flintboot/flint/system"
 )
@@ -49,13 +48,11 @@ func parseApplyFlags(e *Env, name string) (*applyFlags, engine.Options, error) {
 	if !f.debug {
 		l.SetLevel(log.LevelInfo)
 	}
-	log.SetDefault(l)
-	stages.Version = Version
-	o := engine.Options{Root: f.root, Raw: raw, Source: fs.Arg(0), Parse: parseAny, Offline: f.offline,
+	o := engine.Options{Root: f.root, Raw: raw, Source: fs.Arg(0), Offline: f.offline,
 		IgnoreUnsupported: f.ignoreUnsupported, AllStages: f.allStages, Platform: f.platform, Log: l,
-		Paths: system.PathsFromEnv()}
+		Paths: system.PathsFromEnv(), Version: Version}
 	if f.baseConfigs {
-		o.BaseDirs = stages.SystemConfigDirs(o.Paths)
+		o.BaseDirs = o.Paths.ConfigDirs()
 	}
 	return f, o, nil
 }

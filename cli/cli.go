@@ -9,7 +9,6 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // Version is set at build time with -ldflags "-X github.com/flintboot/flint/cli.Version=...".
@@ -139,11 +138,4 @@ func runVersion(e *Env) error {
 	}
 	fmt.Fprintf(e.Stdout, "flint %s\n", Version)
 	return nil
-}
-
-func plural(n int, s string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, s)
-	}
-	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(s, "s"))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/providers"
 	"github.com/flintboot/flint/resource"
 )
@@ -27,11 +28,12 @@ func runRmcfg(e *Env) error {
 	if !ok {
 		return fmt.Errorf("cannot delete config on this platform (%s)", p.Name())
 	}
-	f, err := resource.New(resource.Options{})
+	l := log.New(e.Stderr)
+	f, err := resource.New(resource.Options{Log: l})
 	if err != nil {
 		return &ExitError{Code: ExitSetup, Err: err}
 	}
-	if err := d.DelConfig(e.Ctx, providers.NewEnv(f, nil)); err != nil {
+	if err := d.DelConfig(e.Ctx, providers.NewEnv(f, nil, l)); err != nil {
 		return fmt.Errorf("deleting config on %s: %w", p.Name(), err)
 	}
 	fmt.Fprintf(e.Stdout, "config deleted on %s\n", p.Name())

@@ -111,13 +111,8 @@ type Options struct {
 	Log *log.Logger
 }
 
-// logger returns o.Log, or a logger that discards.
-func (o *Options) logger() *log.Logger {
-	if o.Log == nil {
-		return log.New(io.Discard)
-	}
-	return o.Log
-}
+// logger returns o.Log (a nil *log.Logger discards).
+func (o *Options) logger() *log.Logger { return o.Log }
 
 var (
 	// ErrNeedNet is returned in offline mode for sources that need the network.

@@ -1,17 +1,17 @@
 package stages
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"time"
 )
 
 // PlanStage asks st for its plan, logging how long planning took. Nothing
 // on the machine changes.
-func PlanStage(c *Context, st Stage) (Plan, error) {
-	l := c.Logger().With(st.Name())
+func PlanStage(ctx context.Context, c *Context, st Stage) (Plan, error) {
+	l := c.Log.With(st.Name())
 	start := time.Now()
-	p, err := st.Plan(c)
+	p, err := st.Plan(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("%s: planning: %w", st.Name(), err)
 	}
@@ -21,11 +21,11 @@ func PlanStage(c *Context, st Stage) (Plan, error) {
 
 // RunStage plans st, logs every action, then applies the plan. It logs one
 // line with the stage's duration and appends a StageRecord to c.State.
-func RunStage(c *Context, st Stage) (err error) {
+func RunStage(ctx context.Context, c *Context, st Stage) (err error) {
 	if c.State == nil {
 		c.State = &State{}
 	}
-	l := c.Logger().With(st.Name())
+	l := c.Log.With(st.Name())
 	start := time.Now()
 	rec := StageRecord{Name: st.Name(), Started: start.UTC()}
 	defer func() {
@@ -33,15 +33,15 @@ func RunStage(c *Context, st Stage) (err error) {
 		rec.DurationMS = d.Milliseconds()
 		if err != nil {
 			rec.Status = "failed"
-			rec.Error = err.Error()
-			l.Error("stage failed after %s: %v", d.Round(time.Millisecond), err)
+			rec.Error = RedactText(err.Error())
+			l.Error("stage failed after %s: %s", d.Round(time.Millisecond), rec.Error)
 		} else {
 			rec.Status = "succeeded"
 			l.Info("stage finished in %s (%d actions)", d.Round(time.Millisecond), rec.Actions)
 		}
 		c.State.Stages = append(c.State.Stages, rec)
 	}()
-	p, err := PlanStage(c, st)
+	p, err := PlanStage(ctx, c, st)
 	if err != nil {
 		return err
 	}
@@ -50,10 +50,7 @@ func RunStage(c *Context, st Stage) (err error) {
 	for _, a := range acts {
 		l.Debugf("plan: %s", a)
 	}
-	if err := p.Apply(c); err != nil {
-		if errors.Is(err, c.Ctx.Err()) && c.Ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", st.Name(), err)
-		}
+	if err := p.Apply(ctx, c); err != nil {
 		return fmt.Errorf("%s: %w", st.Name(), err)
 	}
 	return nil
@@ -72,18 +69,18 @@ func (a Action) String() string {
 // applies them.
 type Actions struct {
 	List []Action
-	Do   func(c *Context) error
+	Do   func(ctx context.Context, c *Context) error
 }
 
 // Actions implements Plan.
 func (a *Actions) Actions() []Action { return a.List }
 
 // Apply implements Plan.
-func (a *Actions) Apply(c *Context) error {
+func (a *Actions) Apply(ctx context.Context, c *Context) error {
 	if a.Do == nil {
 		return nil
 	}
-	return a.Do(c)
+	return a.Do(ctx, c)
 }
 
 // Noop is the plan of a stage with nothing to do.
