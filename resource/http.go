@@ -65,7 +65,7 @@ func (f *Fetcher) httpOpener(client *http.Client, opts Options, u *url.URL, src 
 		lg.Info("%s result: %s", method, resp.Status)
 		switch {
 		case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent:
-			return resp.Body, nil
+			return withSize(resp.Body, resp.ContentLength), nil
 		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || slices.Contains(src.RetryCodes, resp.StatusCode):
 			drain(resp.Body)
 			return nil, &transientError{err: fmt.Errorf("%s %s: server responded %s", method, red, resp.Status),

@@ -861,3 +861,69 @@ func TestFetchInto(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressLog: a slow download logs bytes, share, rate and time left
+// every interval, then its total, through the given logger, with the
+// source redacted; without a Content-Length it logs bytes and rate.
+func TestProgressLog(t *testing.T) {
+	content := pseudo(3 << 20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sized" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(content)))
+		}
+		for off := 0; off < len(content); off += 128 << 10 {
+			w.Write(content[off : off+128<<10])
+			w.(http.Flusher).Flush()
+			time.Sleep(40 * time.Millisecond) // about 3 MiB/s
+		}
+	}))
+	defer srv.Close()
+	logs := captureLog(t)
+	f := newFetcher(t, Options{Log: logs.logger, ProgressInterval: 200 * time.Millisecond})
+	u, _ := url.Parse(srv.URL + "/sized?sig=q-canary")
+	u.User = url.UserPassword("user", "pw-canary")
+	out := filepath.Join(t.TempDir(), "out")
+	if err := f.FetchToFile(bg(), Source{URL: u.String(), Hash: sha512Of(content)}, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "MiB") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) < 3 {
+		t.Fatalf("too few progress lines:\n%s", logs)
+	}
+	first := lines[0]
+	t.Logf("e.g. %s\n%s", first, lines[len(lines)-1])
+	for _, s := range []string{srv.URL + "/sized: ", " of 3.0 MiB (", "%) at ", " MiB/s, about ", "s left"} {
+		if !strings.Contains(first, s) {
+			t.Fatalf("progress line %q lacks %q", first, s)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, ": 3.0 MiB in ") {
+		t.Fatalf("no total line: %q", last)
+	}
+	if strings.Contains(logs.String(), "canary") {
+		t.Fatalf("secret in the log:\n%s", logs)
+	}
+	// size unknown (chunked)
+	logs2 := captureLog(t)
+	f2 := newFetcher(t, Options{Log: logs2.logger, ProgressInterval: 200 * time.Millisecond})
+	if _, err := f2.FetchBytes(bg(), Source{URL: srv.URL + "/chunked"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs2.String(), "MiB/s") || strings.Contains(logs2.String(), " of ") {
+		t.Fatalf("chunked progress:\n%s", logs2)
+	}
+	// a fast fetch logs no progress at all, and negative turns it off
+	logs3 := captureLog(t)
+	f3 := newFetcher(t, Options{Log: logs3.logger, ProgressInterval: -1})
+	if _, err := f3.FetchBytes(bg(), Source{URL: srv.URL + "/sized"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs3.String(), "MiB") {
+		t.Fatalf("progress logged though disabled:\n%s", logs3)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"bufio"
 	"errors"
 	"fmt"
 	"hash"
@@ -236,7 +237,14 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 			return err
 		}
 		defer body.Close()
-		return process(red, body, src.Compression, hs, s)
+		var pr *progress
+		if every := opts.progressEvery(); every > 0 {
+			pr = &progress{log: opts.logger(), red: red, every: every, size: -1}
+			if sb, ok := body.(*sizedBody); ok {
+				pr.size = sb.size
+			}
+		}
+		return process(red, body, src.Compression, hs, s, pr)
 	})
 }
 
@@ -311,10 +319,11 @@ func timeoutErr(ctx context.Context, last error) error {
 }
 
 // trackReader remembers a read error of the raw source, to tell a broken
-// transfer (retryable) from corrupt content (final).
+// transfer (retryable) from corrupt content (final), and reports progress.
 type trackReader struct {
 	r   io.Reader
 	err error
+	pr  *progress
 }
 
 func (t *trackReader) Read(p []byte) (int, error) {
@@ -322,19 +331,86 @@ func (t *trackReader) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		t.err = err
 	}
+	if t.pr != nil {
+		t.pr.add(n)
+	}
 	return n, err
 }
 
+// sizedBody is a response body whose length the server announced.
+type sizedBody struct {
+	io.ReadCloser
+	size int64
+}
+
+// withSize wraps an HTTP body with its Content-Length (-1: unknown).
+func withSize(body io.ReadCloser, size int64) io.ReadCloser {
+	return &sizedBody{ReadCloser: body, size: size}
+}
+
+// progress logs a long transfer every few seconds: bytes of the raw
+// (possibly compressed) stream, rate and, when the size is known, the
+// share done and the time left. Sources are the redacted ones.
+type progress struct {
+	log    *log.Logger
+	red    string
+	every  time.Duration
+	size   int64 // -1: unknown
+	start  time.Time
+	last   time.Time
+	n      int64
+	logged bool
+}
+
+func (p *progress) add(n int) {
+	now := time.Now()
+	if p.start.IsZero() {
+		p.start, p.last = now, now
+	}
+	p.n += int64(n)
+	if now.Sub(p.last) < p.every {
+		return
+	}
+	p.last = now
+	p.logged = true
+	el := now.Sub(p.start).Seconds()
+	rate := float64(p.n) / max(el, 1e-9)
+	msg := fmt.Sprintf("%s: %s", p.red, mib(p.n))
+	if p.size > 0 {
+		msg += fmt.Sprintf(" of %s (%d%%)", mib(p.size), p.n*100/max(p.size, 1))
+	}
+	msg += fmt.Sprintf(" at %s/s", mib(int64(rate)))
+	if p.size > 0 && p.n < p.size && rate > 0 {
+		left := time.Duration(float64(p.size-p.n) / rate * float64(time.Second))
+		msg += fmt.Sprintf(", about %s left", left.Round(time.Second))
+	}
+	p.log.Info("%s", msg)
+}
+
+// done logs the total of a transfer that logged progress.
+func (p *progress) done() {
+	if p == nil || !p.logged {
+		return
+	}
+	el := time.Since(p.start)
+	p.log.Info("%s: %s in %s (%s/s)", p.red, mib(p.n), el.Round(100*time.Millisecond),
+		mib(int64(float64(p.n)/max(el.Seconds(), 1e-9))))
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
 // process runs one attempt's content through decompression, hashing and
 // the sink.
-func process(red string, body io.Reader, compression string, hs *hashSpec, s sink) error {
+func process(red string, body io.Reader, compression string, hs *hashSpec, s sink, pr *progress) error {
 	if !s.reset() {
 		return fmt.Errorf("%s: cannot restart a partially written transfer", red)
 	}
-	tr := &trackReader{r: body}
+	tr := &trackReader{r: body, pr: pr}
 	var r io.Reader = tr
 	if compression == "gzip" {
-		zr, err := gzip.NewReader(tr)
+		// The inflater reads through a large buffer: fewer, bigger reads
+		// of the socket than its own 4 KiB one.
+		zr, err := gzip.NewReader(bufio.NewReaderSize(tr, 64<<10))
 		if err != nil {
 			return contentErr(red, tr, s, fmt.Errorf("decompressing: %w", err))
 		}
@@ -355,6 +431,7 @@ func process(red string, body io.Reader, compression string, hs *hashSpec, s sin
 		}
 		return contentErr(red, tr, s, err)
 	}
+	pr.done()
 	return finish(red, hs, s, h)
 }
 

@@ -109,6 +109,20 @@ type Options struct {
 	// Log receives the fetcher's progress and retry lines (sources
 	// redacted); nil discards them.
 	Log *log.Logger
+	// ProgressInterval is how often a long transfer logs its bytes, rate
+	// and time left (0: every 5 s; negative: never).
+	ProgressInterval time.Duration
+}
+
+// progressEvery is the progress interval in effect (0: none).
+func (o *Options) progressEvery() time.Duration {
+	switch {
+	case o.ProgressInterval < 0:
+		return 0
+	case o.ProgressInterval == 0:
+		return 5 * time.Second
+	}
+	return o.ProgressInterval
 }
 
 // logger returns o.Log (a nil *log.Logger discards).

@@ -145,7 +145,7 @@ func (f *Fetcher) s3Opener(client *http.Client, opts Options, raw string) (opene
 		}
 		lg.Info("GET result: %s", resp.Status)
 		if resp.StatusCode == http.StatusOK {
-			return resp.Body, nil
+			return withSize(resp.Body, resp.ContentLength), nil
 		}
 		detail := s3ErrorDetail(resp)
 		switch code := resp.StatusCode; {
