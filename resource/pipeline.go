@@ -62,16 +62,20 @@ func (s *bufSink) Write(p []byte) (int, error) {
 func (s *bufSink) written() int64 { return int64(len(s.buf)) }
 func (s *bufSink) reset() bool    { s.buf = s.buf[:0]; return true }
 
-// fileSink writes the temporary file. Every writebackChunk bytes it starts
-// writeback of what was just written (without waiting for it), so disk I/O
-// overlaps the download, the final fsync has little left to do and dirty
-// page cache (RAM in an initramfs) is cleaned as fast as the disk allows.
-// Waiting here would stall the pipeline in bursts; the kernel's own dirty
-// limits throttle a writer that outruns the disk.
+// fileSink writes the destination file. Every writebackChunk bytes it
+// asks its flusher goroutine to start writeback of what was written
+// (sync_file_range without waiting), so disk I/O overlaps the download,
+// the caller's final syncfs has little left to do and dirty page cache
+// (RAM in an initramfs) is cleaned as fast as the disk allows. Submitting
+// writeback costs real CPU (block allocation, building the I/O) and can
+// block on a busy queue: on its own goroutine it never stalls the writes.
+// The kernel's own dirty limits throttle a writer that outruns the disk.
 type fileSink struct {
 	f      *os.File
 	n      int64
-	synced int64 // bytes handed to writeback so far
+	kicked int64      // bytes handed to the flusher so far
+	flush  chan int64 // end offsets to start writeback up to
+	done   chan struct{}
 }
 
 const writebackChunk = 8 << 20
@@ -79,13 +83,45 @@ const writebackChunk = 8 << 20
 func (s *fileSink) Write(p []byte) (int, error) {
 	n, err := s.f.Write(p)
 	s.n += int64(n)
-	if s.n-s.synced >= writebackChunk {
-		// Best effort: an error (no support) only loses the overlap; the
-		// final fsync still reports write failures.
-		unix.SyncFileRange(int(s.f.Fd()), s.synced, s.n-s.synced, unix.SYNC_FILE_RANGE_WRITE)
-		s.synced = s.n
+	if s.n-s.kicked >= writebackChunk {
+		if s.flush == nil {
+			s.startFlusher()
+		}
+		select {
+		case s.flush <- s.n:
+			s.kicked = s.n
+		default: // busy: the next kick covers this range too
+		}
 	}
 	return n, err
+}
+
+func (s *fileSink) startFlusher() {
+	s.flush = make(chan int64, 1)
+	s.done = make(chan struct{})
+	fd := int(s.f.Fd())
+	go func() {
+		defer close(s.done)
+		from := int64(0)
+		for end := range s.flush {
+			if end < from { // rewound for a retry
+				from = 0
+			}
+			// Best effort: an error (no support) only loses the overlap;
+			// the caller's syncfs still reports write failures.
+			unix.SyncFileRange(fd, from, end-from, unix.SYNC_FILE_RANGE_WRITE)
+			from = end
+		}
+	}()
+}
+
+// stop ends the flusher (after its last submission).
+func (s *fileSink) stop() {
+	if s.flush != nil {
+		close(s.flush)
+		<-s.done
+		s.flush = nil
+	}
 }
 
 func (s *fileSink) written() int64 { return s.n }
@@ -99,7 +135,7 @@ func (s *fileSink) reset() bool {
 	if err := s.f.Truncate(0); err != nil {
 		return false
 	}
-	s.n, s.synced = 0, 0
+	s.n, s.kicked = 0, 0
 	return true
 }
 

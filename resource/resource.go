@@ -408,6 +408,7 @@ func (f *Fetcher) FetchInto(ctx context.Context, src Source, dst *os.File) (int6
 	}
 	s := &fileSink{f: dst}
 	err := f.fetch(ctx, src, s)
+	s.stop()
 	return s.n, err
 }
 
