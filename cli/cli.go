@@ -12,11 +12,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"syscall"
 
 	"github.com/flintboot/flint/log"
 )
+
+// memoryLimit is the Go runtime's soft memory limit for a flint process.
+const memoryLimit = 192 << 20
 
 // Version is set at build time with -ldflags "-X github.com/flintboot/flint/cli.Version=...".
 var Version = "0.1.0-dev"
@@ -55,6 +59,11 @@ var aliases = map[string]string{"ignition-validate": "validate", "flint-validate
 // Run runs flint with the given argv. SIGINT and SIGTERM cancel ctx, so
 // whatever runs cleans up (temporary files, child processes) and returns.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// collect harder near the configs' 128 MiB budget instead of letting
+		// the heap double past it (an initramfs has little RAM to spare)
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := &Env{Ctx: ctx, Stdin: stdin, Stdout: stdout, Stderr: stderr}
