@@ -2,16 +2,23 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // A small JSON parser that keeps the byte offset of every key and value, so
 // that every report entry can carry a line and column. It follows RFC 8259
-// and encoding/json's leniencies (invalid UTF-8 is replaced by U+FFFD,
-// duplicate keys are kept in order: the decoder applies them in turn, so the
-// last one wins).
+// and encoding/json's leniencies: invalid UTF-8 is replaced by U+FFFD and
+// repeated keys are kept in order (the decoder applies them in turn, so the
+// last one wins); both are remembered so that they can be reported.
+//
+// The tree is flat, to keep a large config cheap: every value is one jnode
+// in one slice, a container's children are a run of indices in another, and
+// strings and numbers are not copied out of the text; the decoder reads them
+// from it (unescaping only the strings that need it).
 
 type jkind uint8
 
@@ -24,34 +31,35 @@ const (
 	jObject
 )
 
-func (k jkind) String() string {
-	return [...]string{"null", "bool", "number", "string", "array", "object"}[k]
+// jsonType names a JSON type the way messages say it ("a string").
+func (k jkind) jsonType() string {
+	return [...]string{"null", "a boolean", "a number", "a string", "an array", "an object"}[k]
 }
+
+const (
+	fTrue   uint8 = 1 << iota // a boolean that is true
+	fEsc                      // the string value has escapes
+	fBad                      // the string value has invalid UTF-8
+	fKeyEsc                   // the member's key has escapes
+	fKeyBad                   // the member's key has invalid UTF-8
+	fDupKey                   // the member's key repeats an earlier one in the same object
+)
 
 type jnode struct {
-	kind    jkind
-	off     int32 // offset of the value's first byte
-	b       bool
-	s       string // string value, or the literal text of a number
-	elems   []*jnode
-	members []jmember
+	off, end    int32 // the value's bytes: src[off:end]
+	key, keyEnd int32 // a member's key with its quotes, src[key:keyEnd]; -1 outside objects
+	first, n    int32 // containers: children are kids[first : first+n]
+	kind        jkind
+	flags       uint8
 }
 
-type jmember struct {
-	key    string
-	keyOff int32
-	val    *jnode
-}
-
-// get returns the member with exactly this key (the last one if repeated).
-func (n *jnode) get(key string) *jnode {
-	var r *jnode
-	for i := range n.members {
-		if n.members[i].key == key {
-			r = n.members[i].val
-		}
-	}
-	return r
+// jdoc is a parsed JSON text. Node 0 is the top-level value.
+type jdoc struct {
+	src        string
+	nodes      []jnode
+	kids       []int32
+	dups, bad  int     // how many repeated keys and invalid UTF-8 strings
+	lineStarts []int32 // built on first use
 }
 
 // SyntaxError is a JSON syntax error at a byte offset.
@@ -63,25 +71,36 @@ type SyntaxError struct {
 func (e *SyntaxError) Error() string { return e.Msg }
 
 type jparser struct {
-	data  []byte
+	d     *jdoc
+	src   string
 	pos   int
 	depth int
+	stack []int32 // children of the open containers
+	seen  map[string]struct{}
 }
 
 const maxDepth = 10000
 
-func parseJSON(data []byte) (*jnode, error) {
-	p := jparser{data: data}
+func parseJSON(raw []byte) (*jdoc, error) {
+	if len(raw) > math.MaxInt32-1 {
+		return nil, &SyntaxError{Msg: "config too large", Offset: 0}
+	}
+	d := &jdoc{src: string(raw)}
+	// Each value but the top-level one follows a '{', '[' or ','; reserve
+	// that many nodes so the slices do not grow while parsing.
+	est := strings.Count(d.src, ",") + strings.Count(d.src, "{") + strings.Count(d.src, "[") + 1
+	d.nodes = make([]jnode, 0, est)
+	d.kids = make([]int32, 0, est)
+	p := jparser{d: d, src: d.src, stack: make([]int32, 0, 64)}
 	p.skipWS()
-	n, err := p.value()
-	if err != nil {
+	if _, err := p.value(-1, -1, 0); err != nil {
 		return nil, err
 	}
 	p.skipWS()
-	if p.pos < len(p.data) {
-		return nil, p.errorf("invalid character %s after top-level value", quoteChar(p.data[p.pos]))
+	if p.pos < len(p.src) {
+		return nil, p.errorf("invalid character %s after top-level value", quoteChar(p.src[p.pos]))
 	}
-	return n, nil
+	return d, nil
 }
 
 func (p *jparser) errorf(format string, args ...any) error {
@@ -89,7 +108,7 @@ func (p *jparser) errorf(format string, args ...any) error {
 }
 
 func (p *jparser) eof() error {
-	return &SyntaxError{Msg: "unexpected end of JSON input", Offset: int64(len(p.data))}
+	return &SyntaxError{Msg: "unexpected end of JSON input", Offset: int64(len(p.src))}
 }
 
 func quoteChar(c byte) string {
@@ -104,8 +123,8 @@ func quoteChar(c byte) string {
 }
 
 func (p *jparser) skipWS() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
+	for p.pos < len(p.src) {
+		switch p.src[p.pos] {
 		case ' ', '\t', '\n', '\r':
 			p.pos++
 		default:
@@ -114,51 +133,65 @@ func (p *jparser) skipWS() {
 	}
 }
 
-func (p *jparser) value() (*jnode, error) {
-	if p.pos >= len(p.data) {
-		return nil, p.eof()
+// value parses one value and appends its node; key/keyEnd locate the
+// member key it belongs to (-1 outside objects).
+func (p *jparser) value(key, keyEnd int32, kflags uint8) (int32, error) {
+	if p.pos >= len(p.src) {
+		return 0, p.eof()
 	}
-	start := int32(p.pos)
-	switch c := p.data[p.pos]; {
+	idx := int32(len(p.d.nodes))
+	p.d.nodes = append(p.d.nodes, jnode{off: int32(p.pos), key: key, keyEnd: keyEnd, flags: kflags})
+	var err error
+	switch c := p.src[p.pos]; {
 	case c == '{':
-		return p.object()
+		err = p.object(idx)
 	case c == '[':
-		return p.array()
+		err = p.array(idx)
 	case c == '"':
-		s, err := p.str()
-		if err != nil {
-			return nil, err
+		var fl uint8
+		fl, err = p.str()
+		p.d.nodes[idx].kind = jString
+		p.d.nodes[idx].flags |= fl
+		if fl&fBad != 0 {
+			p.d.bad++
 		}
-		return &jnode{kind: jString, off: start, s: s}, nil
 	case c == '-' || (c >= '0' && c <= '9'):
-		return p.number()
+		err = p.number()
+		p.d.nodes[idx].kind = jNumber
 	case c == 't':
-		return p.literal("true", &jnode{kind: jBool, off: start, b: true})
+		err = p.literal("true")
+		p.d.nodes[idx].kind = jBool
+		p.d.nodes[idx].flags |= fTrue
 	case c == 'f':
-		return p.literal("false", &jnode{kind: jBool, off: start})
+		err = p.literal("false")
+		p.d.nodes[idx].kind = jBool
 	case c == 'n':
-		return p.literal("null", &jnode{kind: jNull, off: start})
+		err = p.literal("null")
 	default:
-		return nil, p.errorf("invalid character %s looking for beginning of value", quoteChar(c))
+		return 0, p.errorf("invalid character %s looking for beginning of value", quoteChar(c))
 	}
+	if err != nil {
+		return 0, err
+	}
+	p.d.nodes[idx].end = int32(p.pos)
+	return idx, nil
 }
 
-func (p *jparser) literal(lit string, n *jnode) (*jnode, error) {
+func (p *jparser) literal(lit string) error {
 	for i := 0; i < len(lit); i++ {
-		if p.pos >= len(p.data) {
-			return nil, p.eof()
+		if p.pos >= len(p.src) {
+			return p.eof()
 		}
-		if p.data[p.pos] != lit[i] {
-			return nil, p.errorf("invalid character %s in literal %s (expecting %s)", quoteChar(p.data[p.pos]), lit, quoteChar(lit[i]))
+		if p.src[p.pos] != lit[i] {
+			return p.errorf("invalid character %s in literal %s (expecting %s)", quoteChar(p.src[p.pos]), lit, quoteChar(lit[i]))
 		}
 		p.pos++
 	}
-	return n, nil
+	return nil
 }
 
-func (p *jparser) number() (*jnode, error) {
-	start := p.pos
-	d := p.data
+func (p *jparser) number() error {
+	d := p.src
 	if d[p.pos] == '-' {
 		p.pos++
 	}
@@ -171,22 +204,22 @@ func (p *jparser) number() (*jnode, error) {
 		return n
 	}
 	if p.pos >= len(d) {
-		return nil, p.eof()
+		return p.eof()
 	}
 	if d[p.pos] == '0' {
 		p.pos++
 	} else if d[p.pos] >= '1' && d[p.pos] <= '9' {
 		digits()
 	} else {
-		return nil, p.errorf("invalid character %s in numeric literal", quoteChar(d[p.pos]))
+		return p.errorf("invalid character %s in numeric literal", quoteChar(d[p.pos]))
 	}
 	if p.pos < len(d) && d[p.pos] == '.' {
 		p.pos++
 		if p.pos >= len(d) {
-			return nil, p.eof()
+			return p.eof()
 		}
 		if digits() == 0 {
-			return nil, p.errorf("invalid character %s after decimal point in numeric literal", quoteChar(d[p.pos]))
+			return p.errorf("invalid character %s after decimal point in numeric literal", quoteChar(d[p.pos]))
 		}
 	}
 	if p.pos < len(d) && (d[p.pos] == 'e' || d[p.pos] == 'E') {
@@ -195,245 +228,342 @@ func (p *jparser) number() (*jnode, error) {
 			p.pos++
 		}
 		if p.pos >= len(d) {
-			return nil, p.eof()
+			return p.eof()
 		}
 		if digits() == 0 {
-			return nil, p.errorf("invalid character %s in exponent of numeric literal", quoteChar(d[p.pos]))
+			return p.errorf("invalid character %s in exponent of numeric literal", quoteChar(d[p.pos]))
 		}
 	}
-	return &jnode{kind: jNumber, off: int32(start), s: string(d[start:p.pos])}, nil
+	return nil
 }
 
-func (p *jparser) str() (string, error) {
-	d := p.data
+// str checks a string literal and steps over it; it reports whether the
+// literal has escapes (fEsc) or invalid UTF-8 (fBad).
+func (p *jparser) str() (uint8, error) {
+	d := p.src
 	p.pos++ // opening quote
 	start := p.pos
-	// fast path: no escapes, ASCII or valid UTF-8
-	for p.pos < len(d) {
-		c := d[p.pos]
-		if c == '"' {
-			s := d[start:p.pos]
-			p.pos++
-			if utf8.Valid(s) {
-				return string(s), nil
-			}
-			return string([]rune(string(s))), nil // replaces invalid bytes with U+FFFD
-		}
-		if c == '\\' {
-			break
-		}
-		if c < 0x20 {
-			return "", p.errorf("invalid character %s in string literal", quoteChar(c))
-		}
-		p.pos++
-	}
-	if p.pos >= len(d) {
-		return "", p.eof()
-	}
-	buf := make([]byte, 0, p.pos-start+16)
-	buf = append(buf, d[start:p.pos]...)
+	var fl uint8
+	high := false
 	for p.pos < len(d) {
 		c := d[p.pos]
 		switch {
 		case c == '"':
-			p.pos++
-			if !utf8.Valid(buf) {
-				return string([]rune(string(buf))), nil
+			if high && !utf8.ValidString(d[start:p.pos]) {
+				fl |= fBad
 			}
-			return string(buf), nil
+			p.pos++
+			return fl, nil
 		case c < 0x20:
-			return "", p.errorf("invalid character %s in string literal", quoteChar(c))
+			return 0, p.errorf("invalid character %s in string literal", quoteChar(c))
 		case c == '\\':
+			fl |= fEsc
 			p.pos++
 			if p.pos >= len(d) {
-				return "", p.eof()
+				return 0, p.eof()
 			}
-			e := d[p.pos]
-			p.pos++
-			switch e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
+			switch e := d[p.pos]; e {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.pos++
 			case 'u':
-				r, ok := p.hex4()
-				if !ok {
-					return "", p.errorf("invalid character %s in \\u hexadecimal character escape", quoteChar(p.cur()))
-				}
-				if utf16.IsSurrogate(r) {
-					save := p.pos
-					if p.pos+1 < len(d) && d[p.pos] == '\\' && d[p.pos+1] == 'u' {
-						p.pos += 2
-						r2, ok2 := p.hex4()
-						if ok2 {
-							if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-								buf = utf8.AppendRune(buf, dec)
-								continue
-							}
-						}
+				p.pos++
+				for i := 0; i < 4; i++ {
+					if p.pos >= len(d) {
+						return 0, p.eof()
 					}
-					p.pos = save
-					r = utf8.RuneError
+					if !isHex(d[p.pos]) {
+						return 0, p.errorf("invalid character %s in \\u hexadecimal character escape", quoteChar(d[p.pos]))
+					}
+					p.pos++
 				}
-				buf = utf8.AppendRune(buf, r)
 			default:
-				p.pos--
-				return "", p.errorf("invalid character %s in string escape code", quoteChar(e))
+				return 0, p.errorf("invalid character %s in string escape code", quoteChar(e))
 			}
 		default:
-			buf = append(buf, c)
+			if c >= 0x80 {
+				high = true
+			}
 			p.pos++
 		}
 	}
-	return "", p.eof()
+	return 0, p.eof()
 }
 
-func (p *jparser) cur() byte {
-	if p.pos < len(p.data) {
-		return p.data[p.pos]
-	}
-	return 0
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-func (p *jparser) hex4() (rune, bool) {
-	if p.pos+4 > len(p.data) {
-		return 0, false
+func (p *jparser) enter() error {
+	if p.depth++; p.depth > maxDepth {
+		return p.errorf("exceeded max depth")
 	}
+	return nil
+}
+
+// close moves the children collected since mark to kids for container idx.
+func (p *jparser) close(idx int32, mark int) {
+	n := &p.d.nodes[idx]
+	n.first = int32(len(p.d.kids))
+	n.n = int32(len(p.stack) - mark)
+	p.d.kids = append(p.d.kids, p.stack[mark:]...)
+	p.stack = p.stack[:mark]
+	p.depth--
+}
+
+func (p *jparser) object(idx int32) error {
+	p.d.nodes[idx].kind = jObject
+	p.pos++
+	if err := p.enter(); err != nil {
+		return err
+	}
+	mark := len(p.stack)
+	p.skipWS()
+	if p.pos >= len(p.src) {
+		return p.eof()
+	}
+	if p.src[p.pos] == '}' {
+		p.pos++
+		p.close(idx, mark)
+		return nil
+	}
+	for {
+		p.skipWS()
+		if p.pos >= len(p.src) {
+			return p.eof()
+		}
+		if p.src[p.pos] != '"' {
+			return p.errorf("invalid character %s looking for beginning of object key string", quoteChar(p.src[p.pos]))
+		}
+		koff := int32(p.pos)
+		fl, err := p.str()
+		if err != nil {
+			return err
+		}
+		kfl := fl << 2 // fEsc→fKeyEsc, fBad→fKeyBad
+		if fl&fBad != 0 {
+			p.d.bad++
+		}
+		kend := int32(p.pos)
+		p.skipWS()
+		if p.pos >= len(p.src) {
+			return p.eof()
+		}
+		if p.src[p.pos] != ':' {
+			return p.errorf("invalid character %s after object key", quoteChar(p.src[p.pos]))
+		}
+		p.pos++
+		p.skipWS()
+		v, err := p.value(koff, kend, kfl)
+		if err != nil {
+			return err
+		}
+		p.stack = append(p.stack, v)
+		p.skipWS()
+		if p.pos >= len(p.src) {
+			return p.eof()
+		}
+		switch p.src[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			p.markDups(mark)
+			p.close(idx, mark)
+			return nil
+		default:
+			return p.errorf("invalid character %s after object key:value pair", quoteChar(p.src[p.pos]))
+		}
+	}
+}
+
+// markDups flags every member whose key an earlier member of the same
+// object already has.
+func (p *jparser) markDups(mark int) {
+	ms := p.stack[mark:]
+	if len(ms) < 2 {
+		return
+	}
+	if len(ms) <= 16 {
+		for i := 1; i < len(ms); i++ {
+			ki := p.d.keyText(ms[i])
+			for j := 0; j < i; j++ {
+				if p.d.keyText(ms[j]) == ki {
+					p.d.nodes[ms[i]].flags |= fDupKey
+					p.d.dups++
+					break
+				}
+			}
+		}
+		return
+	}
+	if p.seen == nil {
+		p.seen = make(map[string]struct{}, len(ms))
+	}
+	clear(p.seen)
+	for _, m := range ms {
+		k := p.d.keyText(m)
+		if _, dup := p.seen[k]; dup {
+			p.d.nodes[m].flags |= fDupKey
+			p.d.dups++
+		}
+		p.seen[k] = struct{}{}
+	}
+}
+
+func (p *jparser) array(idx int32) error {
+	p.d.nodes[idx].kind = jArray
+	p.pos++
+	if err := p.enter(); err != nil {
+		return err
+	}
+	mark := len(p.stack)
+	p.skipWS()
+	if p.pos >= len(p.src) {
+		return p.eof()
+	}
+	if p.src[p.pos] == ']' {
+		p.pos++
+		p.close(idx, mark)
+		return nil
+	}
+	for {
+		p.skipWS()
+		v, err := p.value(-1, -1, 0)
+		if err != nil {
+			return err
+		}
+		p.stack = append(p.stack, v)
+		p.skipWS()
+		if p.pos >= len(p.src) {
+			return p.eof()
+		}
+		switch p.src[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			p.close(idx, mark)
+			return nil
+		default:
+			return p.errorf("invalid character %s after array element", quoteChar(p.src[p.pos]))
+		}
+	}
+}
+
+// ---- reading the tree ------------------------------------------------------
+
+func (d *jdoc) children(i int32) []int32 {
+	n := &d.nodes[i]
+	return d.kids[n.first : n.first+n.n]
+}
+
+// text returns the string a literal stands for: src[off+1:end-1] itself
+// when it has neither escapes nor invalid UTF-8, else its decoded copy.
+func (d *jdoc) text(off, end int32, esc, bad bool) string {
+	s := d.src[off+1 : end-1]
+	if !esc && !bad {
+		return s
+	}
+	return unescape(s)
+}
+
+// str returns the value of string node i.
+func (d *jdoc) str(i int32) string {
+	n := &d.nodes[i]
+	return d.text(n.off, n.end, n.flags&fEsc != 0, n.flags&fBad != 0)
+}
+
+// keyText returns the key of member node i.
+func (d *jdoc) keyText(i int32) string {
+	n := &d.nodes[i]
+	return d.text(n.key, n.keyEnd, n.flags&fKeyEsc != 0, n.flags&fKeyBad != 0)
+}
+
+// literal returns the text of a number.
+func (d *jdoc) literal(i int32) string {
+	n := &d.nodes[i]
+	return d.src[n.off:n.end]
+}
+
+// member returns the last member of object i with exactly this key, or -1.
+func (d *jdoc) member(i int32, key string) int32 {
+	r := int32(-1)
+	for _, c := range d.children(i) {
+		if d.keyText(c) == key {
+			r = c
+		}
+	}
+	return r
+}
+
+// unescape decodes a string literal's body (already checked by the
+// parser); invalid UTF-8 bytes become U+FFFD one by one, as encoding/json
+// does.
+func unescape(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			e := s[i+1]
+			i += 2
+			switch e {
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case 'u':
+				r := hex4(s[i:])
+				i += 4
+				if utf16.IsSurrogate(r) {
+					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' && isHex4(s[i+2:i+6]) {
+						if dec := utf16.DecodeRune(r, hex4(s[i+2:])); dec != utf8.RuneError {
+							b.WriteRune(dec)
+							i += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				b.WriteRune(r)
+			default: // '"', '\\', '/'
+				b.WriteByte(e)
+			}
+		case c < utf8.RuneSelf:
+			b.WriteByte(c)
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			b.WriteRune(r) // RuneError for an invalid byte
+			i += size
+		}
+	}
+	return b.String()
+}
+
+func isHex4(s string) bool {
+	return len(s) >= 4 && isHex(s[0]) && isHex(s[1]) && isHex(s[2]) && isHex(s[3])
+}
+
+func hex4(s string) rune {
 	var r rune
 	for i := 0; i < 4; i++ {
-		c := p.data[p.pos]
+		c := s[i]
 		switch {
 		case c >= '0' && c <= '9':
 			r = r<<4 | rune(c-'0')
 		case c >= 'a' && c <= 'f':
 			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
+		default:
 			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-		p.pos++
-	}
-	return r, true
-}
-
-func (p *jparser) object() (*jnode, error) {
-	n := &jnode{kind: jObject, off: int32(p.pos)}
-	p.pos++
-	if p.depth++; p.depth > maxDepth {
-		return nil, p.errorf("exceeded max depth")
-	}
-	defer func() { p.depth-- }()
-	p.skipWS()
-	if p.pos >= len(p.data) {
-		return nil, p.eof()
-	}
-	if p.data[p.pos] == '}' {
-		p.pos++
-		return n, nil
-	}
-	for {
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return nil, p.eof()
-		}
-		if p.data[p.pos] != '"' {
-			return nil, p.errorf("invalid character %s looking for beginning of object key string", quoteChar(p.data[p.pos]))
-		}
-		koff := int32(p.pos)
-		k, err := p.str()
-		if err != nil {
-			return nil, err
-		}
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return nil, p.eof()
-		}
-		if p.data[p.pos] != ':' {
-			return nil, p.errorf("invalid character %s after object key", quoteChar(p.data[p.pos]))
-		}
-		p.pos++
-		p.skipWS()
-		v, err := p.value()
-		if err != nil {
-			return nil, err
-		}
-		n.members = append(n.members, jmember{key: k, keyOff: koff, val: v})
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return nil, p.eof()
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			return n, nil
-		default:
-			return nil, p.errorf("invalid character %s after object key:value pair", quoteChar(p.data[p.pos]))
 		}
 	}
-}
-
-func (p *jparser) array() (*jnode, error) {
-	n := &jnode{kind: jArray, off: int32(p.pos)}
-	p.pos++
-	if p.depth++; p.depth > maxDepth {
-		return nil, p.errorf("exceeded max depth")
-	}
-	defer func() { p.depth-- }()
-	p.skipWS()
-	if p.pos >= len(p.data) {
-		return nil, p.eof()
-	}
-	if p.data[p.pos] == ']' {
-		p.pos++
-		return n, nil
-	}
-	for {
-		p.skipWS()
-		v, err := p.value()
-		if err != nil {
-			return nil, err
-		}
-		n.elems = append(n.elems, v)
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return nil, p.eof()
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			return n, nil
-		default:
-			return nil, p.errorf("invalid character %s after array element", quoteChar(p.data[p.pos]))
-		}
-	}
-}
-
-// lineCol converts a byte offset into 1-based line and column numbers
-// (columns count bytes, as the reference does).
-func lineCol(data []byte, off int) (int, int) {
-	if off > len(data) {
-		off = len(data)
-	}
-	line, col := 1, 1
-	for i := 0; i < off; i++ {
-		col++
-		if data[i] == '\n' {
-			line++
-			col = 1
-		}
-	}
-	return line, col
+	return r
 }
