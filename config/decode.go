@@ -104,6 +104,9 @@ var (
 )
 
 func newDecoder(doc *jdoc, ver semver.Version) *decoder {
+	if doc != nil {
+		doc.tree()
+	}
 	return &decoder{doc: doc, ver: ver, plans: map[reflect.Type]*structPlan{}}
 }
 
@@ -235,22 +238,24 @@ func (d *decoder) value(i int32, v reflect.Value) {
 }
 
 func (d *decoder) slice(i int32, v reflect.Value) {
-	elems := d.doc.children(i)
-	if len(elems) == 0 {
+	n := int(d.doc.nodes[i].end)
+	if n == 0 {
 		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
 		return
 	}
-	if len(elems) > v.Len() {
-		nv := reflect.MakeSlice(v.Type(), len(elems), len(elems))
+	if n > v.Len() {
+		nv := reflect.MakeSlice(v.Type(), n, n)
 		reflect.Copy(nv, v)
 		v.Set(nv)
 	} else {
-		v.SetLen(len(elems))
+		v.SetLen(n)
 	}
 	d.path = append(d.path, pathElem{})
-	for j, e := range elems {
+	j := 0
+	for e := d.doc.next(i, 0); e != 0; e = d.doc.nodes[e].next {
 		d.path[len(d.path)-1].idx = j
 		d.value(e, v.Index(j))
+		j++
 	}
 	d.path = d.path[:len(d.path)-1]
 }
@@ -262,7 +267,7 @@ func (d *decoder) object(i int32, v reflect.Value) {
 	if t == typFile {
 		d.inFile = true
 	}
-	for _, m := range d.doc.children(i) {
+	for m := d.doc.next(i, 0); m != 0; m = d.doc.nodes[m].next {
 		key := d.doc.keyText(m)
 		fi, exact := sp.exact[key]
 		if !exact {

@@ -67,6 +67,7 @@ func (doc *Document) Notes() Report {
 	if d.dups == 0 && d.bad == 0 {
 		return r
 	}
+	d.tree()
 	const most = 50
 	dups, bad := 0, 0
 	var p []any
@@ -103,7 +104,8 @@ func (doc *Document) Notes() Report {
 		if n.kind != jObject && n.kind != jArray {
 			return
 		}
-		for j, c := range d.children(i) {
+		j := 0
+		for c := d.next(i, 0); c != 0; c = d.nodes[c].next {
 			if n.kind == jObject {
 				p = append(p, Printable(d.keyText(c)))
 			} else {
@@ -111,6 +113,7 @@ func (doc *Document) Notes() Report {
 			}
 			walk(c)
 			p = p[:len(p)-1]
+			j++
 		}
 	}
 	walk(0)
@@ -124,6 +127,12 @@ func (doc *Document) Notes() Report {
 	}
 	return r
 }
+
+// Compact frees the document's index of positions, keeping only its text:
+// call it once the document is decoded for the last time, so that a large
+// config needs less memory while it is validated. The index is rebuilt
+// from the text if a position is asked for afterwards.
+func (doc *Document) Compact() { doc.d.compact() }
 
 // Locate gives every entry without a position the position of the deepest
 // value along its path (a final tree.Key: the key itself), and makes every
@@ -213,6 +222,7 @@ func (d *jdoc) pos(off int32) *tree.Pos {
 // find returns the offset of the deepest value along p; a final tree.Key
 // component gives the offset of that key.
 func (d *jdoc) find(p path.ContextPath) int32 {
+	d.tree()
 	i := int32(0)
 	for _, c := range p.Path {
 		n := &d.nodes[i]
@@ -235,10 +245,10 @@ func (d *jdoc) find(p path.ContextPath) int32 {
 			}
 			return n.off
 		case int:
-			if n.kind != jArray || c < 0 || c >= int(n.n) {
+			if n.kind != jArray || c < 0 || c >= int(n.end) {
 				return n.off
 			}
-			i = d.children(i)[c]
+			i = d.child(i, c)
 		default:
 			return n.off
 		}
@@ -252,6 +262,7 @@ func (d *jdoc) objectAt(p []any) bool {
 	if d == nil {
 		return false
 	}
+	d.tree()
 	i := int32(0)
 	for _, c := range p {
 		n := &d.nodes[i]
@@ -264,10 +275,10 @@ func (d *jdoc) objectAt(p []any) bool {
 				return false
 			}
 		case int:
-			if n.kind != jArray || c < 0 || c >= int(n.n) {
+			if n.kind != jArray || c < 0 || c >= int(n.end) {
 				return false
 			}
-			i = d.children(i)[c]
+			i = d.child(i, c)
 		default:
 			return false
 		}

@@ -15,10 +15,11 @@ import (
 // repeated keys are kept in order (the decoder applies them in turn, so the
 // last one wins); both are remembered so that they can be reported.
 //
-// The tree is flat, to keep a large config cheap: every value is one jnode
-// in one slice, a container's children are a run of indices in another, and
-// strings and numbers are not copied out of the text; the decoder reads them
-// from it (unescaping only the strings that need it).
+// The tree is flat, to keep a large config cheap: every value is one 20-byte
+// jnode in one slice, in document order, so a container's first child
+// follows it and each child links to the next; strings and numbers are not
+// copied out of the text, the decoder reads them from it (unescaping only
+// the strings that need it).
 
 type jkind uint8
 
@@ -46,18 +47,23 @@ const (
 )
 
 type jnode struct {
-	off, end    int32 // the value's bytes: src[off:end]
-	key, keyEnd int32 // a member's key with its quotes, src[key:keyEnd]; -1 outside objects
-	first, n    int32 // containers: children are kids[first : first+n]
-	kind        jkind
-	flags       uint8
+	off int32 // the value's first byte
+	// end: scalars: one past the value's last byte; containers: the
+	// number of children
+	end    int32
+	key    int32  // a member's key (its opening quote); -1 outside objects
+	next   int32  // the next child of the same container; 0 for the last
+	keyLen uint16 // the key's length with its quotes (keyLenLong: longer)
+	kind   jkind
+	flags  uint8
 }
+
+const keyLenLong = 0xffff
 
 // jdoc is a parsed JSON text. Node 0 is the top-level value.
 type jdoc struct {
 	src        string
 	nodes      []jnode
-	kids       []int32
 	dups, bad  int     // how many repeated keys and invalid UTF-8 strings
 	lineStarts []int32 // built on first use
 }
@@ -75,7 +81,6 @@ type jparser struct {
 	src   string
 	pos   int
 	depth int
-	stack []int32 // children of the open containers
 	seen  map[string]struct{}
 }
 
@@ -86,22 +91,46 @@ func parseJSON(raw []byte) (*jdoc, error) {
 		return nil, &SyntaxError{Msg: "config too large", Offset: 0}
 	}
 	d := &jdoc{src: string(raw)}
-	// Each value but the top-level one follows a '{', '[' or ','; reserve
-	// that many nodes so the slices do not grow while parsing.
-	est := strings.Count(d.src, ",") + strings.Count(d.src, "{") + strings.Count(d.src, "[") + 1
-	d.nodes = make([]jnode, 0, est)
-	d.kids = make([]int32, 0, est)
-	p := jparser{d: d, src: d.src, stack: make([]int32, 0, 64)}
-	p.skipWS()
-	if _, err := p.value(-1, -1, 0); err != nil {
+	if err := d.parse(); err != nil {
 		return nil, err
-	}
-	p.skipWS()
-	if p.pos < len(p.src) {
-		return nil, p.errorf("invalid character %s after top-level value", quoteChar(p.src[p.pos]))
 	}
 	return d, nil
 }
+
+// parse builds the node index of d.src.
+func (d *jdoc) parse() error {
+	d.dups, d.bad = 0, 0
+	// Each value but the top-level one follows a '{', '[' or ','; reserve
+	// that many nodes so the slice does not grow while parsing.
+	est := strings.Count(d.src, ",") + strings.Count(d.src, "{") + strings.Count(d.src, "[") + 1
+	d.nodes = make([]jnode, 0, est)
+	p := jparser{d: d, src: d.src}
+	p.skipWS()
+	if _, err := p.value(-1, 0, 0); err != nil {
+		return err
+	}
+	p.skipWS()
+	if p.pos < len(p.src) {
+		return p.errorf("invalid character %s after top-level value", quoteChar(p.src[p.pos]))
+	}
+	return nil
+}
+
+// tree makes sure the node index is there: compact drops it while a
+// decoded config is validated, and it is rebuilt from the text when a
+// position is asked for afterwards.
+func (d *jdoc) tree() *jdoc {
+	if d.nodes == nil {
+		if err := d.parse(); err != nil {
+			panic("config: text that parsed once does not parse again: " + err.Error())
+		}
+	}
+	return d
+}
+
+// compact drops the node index (the text, which the decoded strings point
+// into, stays).
+func (d *jdoc) compact() { d.nodes = nil }
 
 func (p *jparser) errorf(format string, args ...any) error {
 	return &SyntaxError{Msg: fmt.Sprintf(format, args...), Offset: int64(p.pos)}
@@ -133,20 +162,20 @@ func (p *jparser) skipWS() {
 	}
 }
 
-// value parses one value and appends its node; key/keyEnd locate the
+// value parses one value and appends its node; key and keyLen locate the
 // member key it belongs to (-1 outside objects).
-func (p *jparser) value(key, keyEnd int32, kflags uint8) (int32, error) {
+func (p *jparser) value(key int32, keyLen int, kflags uint8) (int32, error) {
 	if p.pos >= len(p.src) {
 		return 0, p.eof()
 	}
 	idx := int32(len(p.d.nodes))
-	p.d.nodes = append(p.d.nodes, jnode{off: int32(p.pos), key: key, keyEnd: keyEnd, flags: kflags})
+	p.d.nodes = append(p.d.nodes, jnode{off: int32(p.pos), key: key, keyLen: uint16(min(keyLen, keyLenLong)), flags: kflags})
 	var err error
 	switch c := p.src[p.pos]; {
 	case c == '{':
-		err = p.object(idx)
+		return idx, p.object(idx)
 	case c == '[':
-		err = p.array(idx)
+		return idx, p.array(idx)
 	case c == '"':
 		var fl uint8
 		fl, err = p.str()
@@ -300,14 +329,13 @@ func (p *jparser) enter() error {
 	return nil
 }
 
-// close moves the children collected since mark to kids for container idx.
-func (p *jparser) close(idx int32, mark int) {
-	n := &p.d.nodes[idx]
-	n.first = int32(len(p.d.kids))
-	n.n = int32(len(p.stack) - mark)
-	p.d.kids = append(p.d.kids, p.stack[mark:]...)
-	p.stack = p.stack[:mark]
-	p.depth--
+// link makes child the next sibling of prev (the container's previous
+// child, -1 for none) and counts it in container idx.
+func (p *jparser) link(idx, prev, child int32) {
+	if prev >= 0 {
+		p.d.nodes[prev].next = child
+	}
+	p.d.nodes[idx].end++
 }
 
 func (p *jparser) object(idx int32) error {
@@ -316,16 +344,16 @@ func (p *jparser) object(idx int32) error {
 	if err := p.enter(); err != nil {
 		return err
 	}
-	mark := len(p.stack)
+	defer func() { p.depth-- }()
 	p.skipWS()
 	if p.pos >= len(p.src) {
 		return p.eof()
 	}
 	if p.src[p.pos] == '}' {
 		p.pos++
-		p.close(idx, mark)
 		return nil
 	}
+	prev := int32(-1)
 	for {
 		p.skipWS()
 		if p.pos >= len(p.src) {
@@ -343,7 +371,7 @@ func (p *jparser) object(idx int32) error {
 		if fl&fBad != 0 {
 			p.d.bad++
 		}
-		kend := int32(p.pos)
+		klen := p.pos - int(koff)
 		p.skipWS()
 		if p.pos >= len(p.src) {
 			return p.eof()
@@ -353,11 +381,12 @@ func (p *jparser) object(idx int32) error {
 		}
 		p.pos++
 		p.skipWS()
-		v, err := p.value(koff, kend, kfl)
+		v, err := p.value(koff, klen, kfl)
 		if err != nil {
 			return err
 		}
-		p.stack = append(p.stack, v)
+		p.link(idx, prev, v)
+		prev = v
 		p.skipWS()
 		if p.pos >= len(p.src) {
 			return p.eof()
@@ -367,8 +396,7 @@ func (p *jparser) object(idx int32) error {
 			p.pos++
 		case '}':
 			p.pos++
-			p.markDups(mark)
-			p.close(idx, mark)
+			p.markDups(idx)
 			return nil
 		default:
 			return p.errorf("invalid character %s after object key:value pair", quoteChar(p.src[p.pos]))
@@ -376,20 +404,21 @@ func (p *jparser) object(idx int32) error {
 	}
 }
 
-// markDups flags every member whose key an earlier member of the same
-// object already has.
-func (p *jparser) markDups(mark int) {
-	ms := p.stack[mark:]
-	if len(ms) < 2 {
+// markDups flags every member of object idx whose key an earlier member
+// already has.
+func (p *jparser) markDups(idx int32) {
+	d := p.d
+	n := d.nodes[idx].end
+	if n < 2 {
 		return
 	}
-	if len(ms) <= 16 {
-		for i := 1; i < len(ms); i++ {
-			ki := p.d.keyText(ms[i])
-			for j := 0; j < i; j++ {
-				if p.d.keyText(ms[j]) == ki {
-					p.d.nodes[ms[i]].flags |= fDupKey
-					p.d.dups++
+	if n <= 16 {
+		for i := d.next(idx, 0); i != 0; i = d.nodes[i].next {
+			ki := d.keyText(i)
+			for j := idx + 1; j != i; j = d.nodes[j].next {
+				if d.keyText(j) == ki {
+					d.nodes[i].flags |= fDupKey
+					d.dups++
 					break
 				}
 			}
@@ -397,14 +426,14 @@ func (p *jparser) markDups(mark int) {
 		return
 	}
 	if p.seen == nil {
-		p.seen = make(map[string]struct{}, len(ms))
+		p.seen = make(map[string]struct{}, n)
 	}
 	clear(p.seen)
-	for _, m := range ms {
-		k := p.d.keyText(m)
+	for m := d.next(idx, 0); m != 0; m = d.nodes[m].next {
+		k := d.keyText(m)
 		if _, dup := p.seen[k]; dup {
-			p.d.nodes[m].flags |= fDupKey
-			p.d.dups++
+			d.nodes[m].flags |= fDupKey
+			d.dups++
 		}
 		p.seen[k] = struct{}{}
 	}
@@ -416,23 +445,24 @@ func (p *jparser) array(idx int32) error {
 	if err := p.enter(); err != nil {
 		return err
 	}
-	mark := len(p.stack)
+	defer func() { p.depth-- }()
 	p.skipWS()
 	if p.pos >= len(p.src) {
 		return p.eof()
 	}
 	if p.src[p.pos] == ']' {
 		p.pos++
-		p.close(idx, mark)
 		return nil
 	}
+	prev := int32(-1)
 	for {
 		p.skipWS()
-		v, err := p.value(-1, -1, 0)
+		v, err := p.value(-1, 0, 0)
 		if err != nil {
 			return err
 		}
-		p.stack = append(p.stack, v)
+		p.link(idx, prev, v)
+		prev = v
 		p.skipWS()
 		if p.pos >= len(p.src) {
 			return p.eof()
@@ -442,7 +472,6 @@ func (p *jparser) array(idx int32) error {
 			p.pos++
 		case ']':
 			p.pos++
-			p.close(idx, mark)
 			return nil
 		default:
 			return p.errorf("invalid character %s after array element", quoteChar(p.src[p.pos]))
@@ -452,13 +481,33 @@ func (p *jparser) array(idx int32) error {
 
 // ---- reading the tree ------------------------------------------------------
 
-func (d *jdoc) children(i int32) []int32 {
-	n := &d.nodes[i]
-	return d.kids[n.first : n.first+n.n]
+// next returns the child of container i after child c (c 0: the first
+// child); 0 when there is none.
+func (d *jdoc) next(i, c int32) int32 {
+	if c == 0 {
+		if d.nodes[i].end == 0 {
+			return 0
+		}
+		return i + 1
+	}
+	return d.nodes[c].next
 }
 
-// text returns the string a literal stands for: src[off+1:end-1] itself
-// when it has neither escapes nor invalid UTF-8, else its decoded copy.
+// child returns the k-th child of container i, or 0.
+func (d *jdoc) child(i int32, k int) int32 {
+	if k < 0 || k >= int(d.nodes[i].end) {
+		return 0
+	}
+	c := i + 1
+	for ; k > 0; k-- {
+		c = d.nodes[c].next
+	}
+	return c
+}
+
+// text returns the string a literal (with its quotes) stands for: the text
+// itself when it has neither escapes nor invalid UTF-8, else its decoded
+// copy.
 func (d *jdoc) text(off, end int32, esc, bad bool) string {
 	s := d.src[off+1 : end-1]
 	if !esc && !bad {
@@ -476,7 +525,18 @@ func (d *jdoc) str(i int32) string {
 // keyText returns the key of member node i.
 func (d *jdoc) keyText(i int32) string {
 	n := &d.nodes[i]
-	return d.text(n.key, n.keyEnd, n.flags&fKeyEsc != 0, n.flags&fKeyBad != 0)
+	end := n.key + int32(n.keyLen)
+	if n.keyLen == keyLenLong {
+		end = n.key + 1
+		for d.src[end] != '"' {
+			if d.src[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		end++
+	}
+	return d.text(n.key, end, n.flags&fKeyEsc != 0, n.flags&fKeyBad != 0)
 }
 
 // literal returns the text of a number.
@@ -488,7 +548,7 @@ func (d *jdoc) literal(i int32) string {
 // member returns the last member of object i with exactly this key, or -1.
 func (d *jdoc) member(i int32, key string) int32 {
 	r := int32(-1)
-	for _, c := range d.children(i) {
+	for c := d.next(i, 0); c != 0; c = d.nodes[c].next {
 		if d.keyText(c) == key {
 			r = c
 		}

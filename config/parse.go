@@ -77,6 +77,7 @@ func parseVersion(doc *Document, idx int) (Config, Report, error) {
 	d.compressionInFilesOnly = !Versions[idx].CompressionEverywhere
 	d.value(0, reflect.ValueOf(&cfg).Elem())
 	notes := doc.Notes()
+	doc.Compact() // the index is not needed while validating (see Compact)
 	if len(d.typeErrs) > 0 {
 		r := d.typeErrorReport()
 		r.Merge(notes)

@@ -23,6 +23,8 @@ type validator struct {
 	// root is the parsed JSON when the config came from bytes (nil after a
 	// merge); a few 3.2 rules depend on whether an object was present.
 	root *jdoc
+	// units parses unit contents with one reused buffer
+	units UnitParser
 }
 
 func (v *validator) add(kind report.Kind, err error, p ...any) {
@@ -805,11 +807,8 @@ var unitExts = map[string]bool{
 
 // ParseUnit parses unit file contents with go-systemd's parser.
 func ParseUnit(contents string) ([]*unit.UnitOption, error) {
-	opts, err := unit.DeserializeOptions(strings.NewReader(contents))
-	if err != nil {
-		return nil, errInvalidUnit(err)
-	}
-	return opts, nil
+	var p UnitParser
+	return p.Parse(contents)
 }
 
 func errInvalidUnit(err error) error {
@@ -829,7 +828,7 @@ func (v *validator) systemd(s *Systemd) {
 			v.err(ErrInvalidSystemdExt, cat(p, "name")...)
 		}
 		if u.Contents != nil {
-			opts, err := ParseUnit(*u.Contents)
+			opts, err := v.units.Parse(*u.Contents)
 			v.err(err, cat(p, "contents")...)
 			if err == nil && isTrue(u.Enabled) && *u.Contents != "" {
 				if !HasInstallSection(opts) {
@@ -841,7 +840,7 @@ func (v *validator) systemd(s *Systemd) {
 			d := &u.Dropins[j]
 			dp := cat(p, "dropins", j)
 			if d.Contents != nil {
-				_, err := ParseUnit(*d.Contents)
+				_, err := v.units.Parse(*d.Contents)
 				v.err(err, cat(dp, "contents")...)
 			}
 			if path.Ext(d.Name) != ".conf" {

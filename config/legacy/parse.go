@@ -1,6 +1,7 @@
 package legacy
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"io"
@@ -40,31 +41,19 @@ func (s Spec) String() string {
 	return [...]string{"unknown", "1", "2.x", "3.x"}[s]
 }
 
-func decompressIfGzipped(raw []byte) []byte {
-	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
-		return raw
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return raw
-	}
-	out, err := io.ReadAll(io.LimitReader(zr, 1<<20))
-	if err != nil && len(out) == 0 {
-		return raw
-	}
-	return out
-}
-
+// firstLine returns the first line of raw (gunzipped first if it is gzip
+// data, as the 2.x parsers did), without trailing white space; it reads no
+// more than that line.
 func firstLine(raw []byte) string {
-	s := string(decompressIfGzipped(raw))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+	var r io.Reader = bytes.NewReader(raw)
+	if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+		if zr, err := gzip.NewReader(bytes.NewReader(raw)); err == nil {
+			r = zr
+		}
 	}
-	return strings.TrimRightFunc(s, unicode.IsSpace)
+	line, _ := bufio.NewReaderSize(io.LimitReader(r, 1<<20), 256).ReadSlice('\n')
+	return strings.TrimRightFunc(string(line), unicode.IsSpace)
 }
-
-func isCloudConfig(raw []byte) bool { return firstLine(raw) == "#cloud-config" }
-func isScript(raw []byte) bool      { return strings.HasPrefix(firstLine(raw), "#!") }
 
 // versionProbe reads what tells the spec family apart, with the decoder's
 // leniencies (case-insensitive keys, the last of repeated keys) and without
@@ -92,10 +81,10 @@ func detect(raw []byte) (Spec, semver.Version, *config.Document, config.Report, 
 	if len(raw) == 0 {
 		return SpecUnknown, none, nil, config.Report{}, config.ErrEmpty
 	}
-	if isCloudConfig(raw) {
+	switch line := firstLine(raw); {
+	case line == "#cloud-config":
 		return SpecUnknown, none, nil, config.Report{}, config.ErrCloudConfig
-	}
-	if isScript(raw) {
+	case strings.HasPrefix(line, "#!"):
 		return SpecUnknown, none, nil, config.Report{}, config.ErrScript
 	}
 	doc, rpt, err := config.ReadDocument(raw)
@@ -180,6 +169,7 @@ func decodeOld(doc *config.Document, v any, ver semver.Version) (config.Report, 
 func parse2(doc *config.Document, ver semver.Version) (Config, config.Report, error) {
 	var cfg Config
 	r, err := decodeOld(doc, &cfg, ver)
+	doc.Compact()
 	if err == nil {
 		v := &validator{ver: ver}
 		v.config(&cfg)

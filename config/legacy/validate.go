@@ -29,8 +29,9 @@ var ErrZeroesWithShouldNotExist = errors.New("shouldExist is false for a partiti
 var deprecated = map[string]bool{config.ErrSizeDeprecated.Error(): true, config.ErrStartDeprecated.Error(): true}
 
 type validator struct {
-	ver semver.Version
-	r   report.Report
+	ver   semver.Version
+	r     report.Report
+	units config.UnitParser
 }
 
 func cat(p []any, more ...any) []any {
@@ -351,7 +352,7 @@ func (v *validator) filesystem(f *Filesystem, p []any) {
 
 // contents checks unit contents; 2.x parsed them with the same parser.
 func (v *validator) contents(s string, p []any) error {
-	_, err := config.ParseUnit(s)
+	_, err := v.units.Parse(s)
 	v.err(err, p...)
 	return err
 }
@@ -381,7 +382,7 @@ func (v *validator) networkdName(name string, p []any) {
 
 func (v *validator) unit(u *Unit, p []any) {
 	v.unitName(u.Name, cat(p, "name"))
-	opts, err := config.ParseUnit(u.Contents)
+	opts, err := v.units.Parse(u.Contents)
 	v.err(err, cat(p, "contents")...)
 	if err == nil && (u.Enable || (u.Enabled != nil && *u.Enabled)) && u.Contents != "" && !config.HasInstallSection(opts) {
 		v.warn(config.NoInstallSectionError(u.Name), cat(p, "contents")...)
