@@ -70,7 +70,10 @@ func (doc *Document) Notes() Report {
 	d.tree()
 	const most = 50
 	dups, bad := 0, 0
-	var p []any
+	var p []any // the path of the node walked; for a member it ends with its key
+	keyPath := func(k string) path.ContextPath {
+		return path.New("json", append(append([]any{}, p[:len(p)-1]...), tree.Key(Printable(k)))...)
+	}
 	var walk func(i int32)
 	walk = func(i int32) {
 		n := &d.nodes[i]
@@ -80,16 +83,14 @@ func (doc *Document) Notes() Report {
 				if dups++; dups <= most {
 					r.Entries = append(r.Entries, report.Entry{Kind: report.Warn,
 						Message: fmt.Sprintf("duplicate key %s; the last one wins", strconv.Quote(k)),
-						Context: path.New("json", append(append([]any{}, p...), tree.Key(Printable(k)))...),
-						Marker:  tree.Marker{StartP: d.pos(n.key)}})
+						Context: keyPath(k), Marker: tree.Marker{StartP: d.pos(n.key)}})
 				}
 			}
 			if n.flags&fKeyBad != 0 {
 				if bad++; bad <= most {
 					r.Entries = append(r.Entries, report.Entry{Kind: report.Warn,
 						Message: "invalid UTF-8 in a key; replaced by U+FFFD",
-						Context: path.New("json", append(append([]any{}, p...), tree.Key(Printable(k)))...),
-						Marker:  tree.Marker{StartP: d.pos(n.key)}})
+						Context: keyPath(k), Marker: tree.Marker{StartP: d.pos(n.key)}})
 				}
 			}
 		}
