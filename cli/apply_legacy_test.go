@@ -30,7 +30,7 @@ func TestApplyLegacyNetworkdDropins(t *testing.T) {
 		t.Fatalf("apply: exit %d\n%s", code, e)
 	}
 	for path, want := range map[string]string{
-		"etc/systemd/network/00-eth0.network":                "[Match]\nName=eth0\n\n[Network]\nDHCP=yes\n",
+		"etc/systemd/network/00-eth0.network":                  "[Match]\nName=eth0\n\n[Network]\nDHCP=yes\n",
 		"etc/systemd/network/00-eth0.network.d/10-dns.conf":    "[Network]\nDNS=192.0.2.53\n",
 		"etc/systemd/network/zz-default.network.d/50-mtu.conf": "[Link]\nMTUBytes=1400\n",
 	} {
