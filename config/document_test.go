@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -160,4 +161,58 @@ func TestPrintable(t *testing.T) {
 			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// toAny rebuilds node i as encoding/json would decode it into any (with
+// UseNumber).
+func toAny(d *jdoc, i int32) any {
+	n := &d.nodes[i]
+	switch n.kind {
+	case jObject:
+		m := map[string]any{}
+		for c := d.next(i, 0); c != 0; c = d.nodes[c].next {
+			m[d.keyText(c)] = toAny(d, c)
+		}
+		return m
+	case jArray:
+		a := []any{}
+		for c := d.next(i, 0); c != 0; c = d.nodes[c].next {
+			a = append(a, toAny(d, c))
+		}
+		return a
+	case jString:
+		return d.str(i)
+	case jNumber:
+		return json.Number(d.literal(i))
+	case jBool:
+		return n.flags&fTrue != 0
+	}
+	return nil
+}
+
+// FuzzJSONLikeEncodingJSON: the position-aware parser accepts exactly what
+// encoding/json accepts and reads the same values (duplicate keys: the last
+// wins; invalid UTF-8: U+FFFD).
+func FuzzJSONLikeEncodingJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e3,"x\u00e9\ud83d\ude00"],"b":{"c":null,"d":true,"d":false}}`, "\"\xff\\ud800\"", `[]`, `-0`, `{"":""}`, "[\"\x7f\"]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		doc, _, err := ReadDocument(raw)
+		if (err == nil) != json.Valid(raw) {
+			t.Fatalf("flint %v, encoding/json valid=%v for %q", err, json.Valid(raw), raw)
+		}
+		if err != nil {
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if got := toAny(doc.d, 0); !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %#v, encoding/json %#v for %q", got, want, raw)
+		}
+	})
 }
