@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -238,7 +239,7 @@ func (d *decoder) value(i int32, v reflect.Value) {
 }
 
 func (d *decoder) slice(i int32, v reflect.Value) {
-	n := int(d.doc.nodes[i].end)
+	n := d.doc.count(i, math.MaxInt)
 	if n == 0 {
 		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
 		return
@@ -304,7 +305,7 @@ func (d *decoder) unusedKey(m int32, key string, sp *structPlan, fi int, usable,
 	u := UnusedKey{
 		Path: path.New("json", append(d.jsonPath(1), tree.Key(pk))...),
 		Key:  pk, notHere: notHere,
-		Pos: d.doc.pos(d.doc.nodes[m].key),
+		Pos: d.doc.pos(d.doc.keyOff(m)),
 	}
 	if fi >= 0 {
 		f := &sp.fields[fi]

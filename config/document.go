@@ -77,20 +77,20 @@ func (doc *Document) Notes() Report {
 	var walk func(i int32)
 	walk = func(i int32) {
 		n := &d.nodes[i]
-		if n.key >= 0 {
+		if d.isMember(i) {
 			k := d.keyText(i)
 			if n.flags&fDupKey != 0 {
 				if dups++; dups <= most {
 					r.Entries = append(r.Entries, report.Entry{Kind: report.Warn,
 						Message: fmt.Sprintf("duplicate key %s; the last one wins", strconv.Quote(k)),
-						Context: keyPath(k), Marker: tree.Marker{StartP: d.pos(n.key)}})
+						Context: keyPath(k), Marker: tree.Marker{StartP: d.pos(d.keyOff(i))}})
 				}
 			}
 			if n.flags&fKeyBad != 0 {
 				if bad++; bad <= most {
 					r.Entries = append(r.Entries, report.Entry{Kind: report.Warn,
 						Message: "invalid UTF-8 in a key; replaced by U+FFFD",
-						Context: keyPath(k), Marker: tree.Marker{StartP: d.pos(n.key)}})
+						Context: keyPath(k), Marker: tree.Marker{StartP: d.pos(d.keyOff(i))}})
 				}
 			}
 		}
@@ -242,11 +242,11 @@ func (d *jdoc) find(p path.ContextPath) int32 {
 				return n.off
 			}
 			if m := d.member(i, string(c)); m >= 0 {
-				return d.nodes[m].key
+				return d.keyOff(m)
 			}
 			return n.off
 		case int:
-			if n.kind != jArray || c < 0 || c >= int(n.end) {
+			if n.kind != jArray || d.child(i, c) == 0 {
 				return n.off
 			}
 			i = d.child(i, c)
@@ -276,10 +276,12 @@ func (d *jdoc) objectAt(p []any) bool {
 				return false
 			}
 		case int:
-			if n.kind != jArray || c < 0 || c >= int(n.end) {
+			if n.kind != jArray {
 				return false
 			}
-			i = d.child(i, c)
+			if i = d.child(i, c); i == 0 {
+				return false
+			}
 		default:
 			return false
 		}

@@ -15,11 +15,12 @@ import (
 // repeated keys are kept in order (the decoder applies them in turn, so the
 // last one wins); both are remembered so that they can be reported.
 //
-// The tree is flat, to keep a large config cheap: every value is one 20-byte
+// The tree is flat, to keep a large config cheap: every value is one 12-byte
 // jnode in one slice, in document order, so a container's first child
-// follows it and each child links to the next; strings and numbers are not
-// copied out of the text, the decoder reads them from it (unescaping only
-// the strings that need it).
+// follows it and each child links to the next. A node holds only where its
+// value (and key) starts: ends are found again in the text, and strings and
+// numbers are not copied out of it, the decoder reads them from it
+// (unescaping only the strings that need it).
 
 type jkind uint8
 
@@ -44,28 +45,28 @@ const (
 	fKeyEsc                   // the member's key has escapes
 	fKeyBad                   // the member's key has invalid UTF-8
 	fDupKey                   // the member's key repeats an earlier one in the same object
+	fKids                     // a container with at least one child
 )
 
 type jnode struct {
-	off int32 // the value's first byte
-	// end: scalars: one past the value's last byte; containers: the
-	// number of children
-	end    int32
-	key    int32  // a member's key (its opening quote); -1 outside objects
-	next   int32  // the next child of the same container; 0 for the last
-	keyLen uint16 // the key's length with its quotes (keyLenLong: longer)
+	off  int32 // the value's first byte
+	next int32 // the next child of the same container; 0 for the last
+	// keyGap: a member's value starts keyGap bytes after its key's
+	// opening quote (keyGapLong: see jdoc.longKeys); 0 outside objects
+	keyGap uint16
 	kind   jkind
 	flags  uint8
 }
 
-const keyLenLong = 0xffff
+const keyGapLong = 0xffff
 
 // jdoc is a parsed JSON text. Node 0 is the top-level value.
 type jdoc struct {
 	src        string
 	nodes      []jnode
-	dups, bad  int     // how many repeated keys and invalid UTF-8 strings
-	lineStarts []int32 // built on first use
+	longKeys   map[int32]int32 // node → key offset, for keyGapLong
+	dups, bad  int             // how many repeated keys and invalid UTF-8 strings
+	lineStarts []int32         // built on first use
 }
 
 // SyntaxError is a JSON syntax error at a byte offset.
@@ -99,14 +100,14 @@ func parseJSON(raw []byte) (*jdoc, error) {
 
 // parse builds the node index of d.src.
 func (d *jdoc) parse() error {
-	d.dups, d.bad = 0, 0
+	d.dups, d.bad, d.longKeys = 0, 0, nil
 	// Each value but the top-level one follows a '{', '[' or ','; reserve
 	// that many nodes so the slice does not grow while parsing.
 	est := strings.Count(d.src, ",") + strings.Count(d.src, "{") + strings.Count(d.src, "[") + 1
 	d.nodes = make([]jnode, 0, est)
 	p := jparser{d: d, src: d.src}
 	p.skipWS()
-	if _, err := p.value(-1, 0, 0); err != nil {
+	if _, err := p.value(-1, 0); err != nil {
 		return err
 	}
 	p.skipWS()
@@ -162,14 +163,26 @@ func (p *jparser) skipWS() {
 	}
 }
 
-// value parses one value and appends its node; key and keyLen locate the
+// value parses one value and appends its node; key is the offset of the
 // member key it belongs to (-1 outside objects).
-func (p *jparser) value(key int32, keyLen int, kflags uint8) (int32, error) {
+func (p *jparser) value(key int32, kflags uint8) (int32, error) {
 	if p.pos >= len(p.src) {
 		return 0, p.eof()
 	}
 	idx := int32(len(p.d.nodes))
-	p.d.nodes = append(p.d.nodes, jnode{off: int32(p.pos), key: key, keyLen: uint16(min(keyLen, keyLenLong)), flags: kflags})
+	n := jnode{off: int32(p.pos), flags: kflags}
+	if key >= 0 {
+		if gap := p.pos - int(key); gap < keyGapLong {
+			n.keyGap = uint16(gap)
+		} else {
+			n.keyGap = keyGapLong
+			if p.d.longKeys == nil {
+				p.d.longKeys = map[int32]int32{}
+			}
+			p.d.longKeys[idx] = key
+		}
+	}
+	p.d.nodes = append(p.d.nodes, n)
 	var err error
 	switch c := p.src[p.pos]; {
 	case c == '{':
@@ -202,7 +215,6 @@ func (p *jparser) value(key int32, keyLen int, kflags uint8) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	p.d.nodes[idx].end = int32(p.pos)
 	return idx, nil
 }
 
@@ -329,13 +341,14 @@ func (p *jparser) enter() error {
 	return nil
 }
 
-// link makes child the next sibling of prev (the container's previous
-// child, -1 for none) and counts it in container idx.
+// link makes child the next sibling of prev, the previous child of
+// container idx (-1: child is the first).
 func (p *jparser) link(idx, prev, child int32) {
 	if prev >= 0 {
 		p.d.nodes[prev].next = child
+	} else {
+		p.d.nodes[idx].flags |= fKids
 	}
-	p.d.nodes[idx].end++
 }
 
 func (p *jparser) object(idx int32) error {
@@ -371,7 +384,6 @@ func (p *jparser) object(idx int32) error {
 		if fl&fBad != 0 {
 			p.d.bad++
 		}
-		klen := p.pos - int(koff)
 		p.skipWS()
 		if p.pos >= len(p.src) {
 			return p.eof()
@@ -381,7 +393,7 @@ func (p *jparser) object(idx int32) error {
 		}
 		p.pos++
 		p.skipWS()
-		v, err := p.value(koff, klen, kfl)
+		v, err := p.value(koff, kfl)
 		if err != nil {
 			return err
 		}
@@ -408,7 +420,7 @@ func (p *jparser) object(idx int32) error {
 // already has.
 func (p *jparser) markDups(idx int32) {
 	d := p.d
-	n := d.nodes[idx].end
+	n := d.count(idx, 17)
 	if n < 2 {
 		return
 	}
@@ -457,7 +469,7 @@ func (p *jparser) array(idx int32) error {
 	prev := int32(-1)
 	for {
 		p.skipWS()
-		v, err := p.value(-1, 0, 0)
+		v, err := p.value(-1, 0)
 		if err != nil {
 			return err
 		}
@@ -485,7 +497,7 @@ func (p *jparser) array(idx int32) error {
 // child); 0 when there is none.
 func (d *jdoc) next(i, c int32) int32 {
 	if c == 0 {
-		if d.nodes[i].end == 0 {
+		if d.nodes[i].flags&fKids == 0 {
 			return 0
 		}
 		return i + 1
@@ -493,17 +505,57 @@ func (d *jdoc) next(i, c int32) int32 {
 	return d.nodes[c].next
 }
 
+// count returns the number of children of container i, or most if it has
+// more.
+func (d *jdoc) count(i int32, most int) int {
+	n := 0
+	for c := d.next(i, 0); c != 0 && n < most; c = d.nodes[c].next {
+		n++
+	}
+	return n
+}
+
 // child returns the k-th child of container i, or 0.
 func (d *jdoc) child(i int32, k int) int32 {
-	if k < 0 || k >= int(d.nodes[i].end) {
+	if k < 0 {
 		return 0
 	}
-	c := i + 1
-	for ; k > 0; k-- {
+	c := d.next(i, 0)
+	for ; c != 0 && k > 0; k-- {
 		c = d.nodes[c].next
 	}
 	return c
 }
+
+// strEnd returns one past the closing quote of the string literal at off.
+func (d *jdoc) strEnd(off int32) int32 {
+	s := d.src
+	i := int(off) + 1
+	for {
+		j := strings.IndexByte(s[i:], '"')
+		i += j
+		bs := 0
+		for k := i - 1; s[k] == '\\'; k-- {
+			bs++
+		}
+		i++
+		if bs%2 == 0 {
+			return int32(i)
+		}
+	}
+}
+
+// keyOff returns the offset of member node i's key (its opening quote).
+func (d *jdoc) keyOff(i int32) int32 {
+	n := &d.nodes[i]
+	if n.keyGap == keyGapLong {
+		return d.longKeys[i]
+	}
+	return n.off - int32(n.keyGap)
+}
+
+// isMember tells whether node i is an object member (has a key).
+func (d *jdoc) isMember(i int32) bool { return d.nodes[i].keyGap != 0 }
 
 // text returns the string a literal (with its quotes) stands for: the text
 // itself when it has neither escapes nor invalid UTF-8, else its decoded
@@ -519,30 +571,25 @@ func (d *jdoc) text(off, end int32, esc, bad bool) string {
 // str returns the value of string node i.
 func (d *jdoc) str(i int32) string {
 	n := &d.nodes[i]
-	return d.text(n.off, n.end, n.flags&fEsc != 0, n.flags&fBad != 0)
+	return d.text(n.off, d.strEnd(n.off), n.flags&fEsc != 0, n.flags&fBad != 0)
 }
 
 // keyText returns the key of member node i.
 func (d *jdoc) keyText(i int32) string {
 	n := &d.nodes[i]
-	end := n.key + int32(n.keyLen)
-	if n.keyLen == keyLenLong {
-		end = n.key + 1
-		for d.src[end] != '"' {
-			if d.src[end] == '\\' {
-				end++
-			}
-			end++
-		}
-		end++
-	}
-	return d.text(n.key, end, n.flags&fKeyEsc != 0, n.flags&fKeyBad != 0)
+	k := d.keyOff(i)
+	return d.text(k, d.strEnd(k), n.flags&fKeyEsc != 0, n.flags&fKeyBad != 0)
 }
 
-// literal returns the text of a number.
+// literal returns the text of number node i.
 func (d *jdoc) literal(i int32) string {
-	n := &d.nodes[i]
-	return d.src[n.off:n.end]
+	s := d.src
+	start := int(d.nodes[i].off)
+	j := start
+	for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '-' || s[j] == '+' || s[j] == '.' || s[j] == 'e' || s[j] == 'E') {
+		j++
+	}
+	return s[start:j]
 }
 
 // member returns the last member of object i with exactly this key, or -1.
