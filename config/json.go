@@ -186,9 +186,9 @@ func (p *jparser) value(key int32, kflags uint8) (int32, error) {
 	var err error
 	switch c := p.src[p.pos]; {
 	case c == '{':
-		return idx, p.object(idx)
+		return idx, p.container(idx, jObject)
 	case c == '[':
-		return idx, p.array(idx)
+		return idx, p.container(idx, jArray)
 	case c == '"':
 		var fl uint8
 		fl, err = p.str()
@@ -351,8 +351,14 @@ func (p *jparser) link(idx, prev, child int32) {
 	}
 }
 
-func (p *jparser) object(idx int32) error {
-	p.d.nodes[idx].kind = jObject
+// container parses an object or an array (kind) whose opening bracket is
+// at p.pos, into node idx.
+func (p *jparser) container(idx int32, kind jkind) error {
+	p.d.nodes[idx].kind = kind
+	closer, what := byte(']'), "array element"
+	if kind == jObject {
+		closer, what = '}', "object key:value pair"
+	}
 	p.pos++
 	if err := p.enter(); err != nil {
 		return err
@@ -362,38 +368,21 @@ func (p *jparser) object(idx int32) error {
 	if p.pos >= len(p.src) {
 		return p.eof()
 	}
-	if p.src[p.pos] == '}' {
+	if p.src[p.pos] == closer {
 		p.pos++
 		return nil
 	}
 	prev := int32(-1)
 	for {
 		p.skipWS()
-		if p.pos >= len(p.src) {
-			return p.eof()
+		key, kfl := int32(-1), uint8(0)
+		if kind == jObject {
+			var err error
+			if key, kfl, err = p.key(); err != nil {
+				return err
+			}
 		}
-		if p.src[p.pos] != '"' {
-			return p.errorf("invalid character %s looking for beginning of object key string", quoteChar(p.src[p.pos]))
-		}
-		koff := int32(p.pos)
-		fl, err := p.str()
-		if err != nil {
-			return err
-		}
-		kfl := fl << 2 // fEsc→fKeyEsc, fBad→fKeyBad
-		if fl&fBad != 0 {
-			p.d.bad++
-		}
-		p.skipWS()
-		if p.pos >= len(p.src) {
-			return p.eof()
-		}
-		if p.src[p.pos] != ':' {
-			return p.errorf("invalid character %s after object key", quoteChar(p.src[p.pos]))
-		}
-		p.pos++
-		p.skipWS()
-		v, err := p.value(koff, kfl)
+		v, err := p.value(key, kfl)
 		if err != nil {
 			return err
 		}
@@ -406,14 +395,45 @@ func (p *jparser) object(idx int32) error {
 		switch p.src[p.pos] {
 		case ',':
 			p.pos++
-		case '}':
+		case closer:
 			p.pos++
-			p.markDups(idx)
+			if kind == jObject {
+				p.markDups(idx)
+			}
 			return nil
 		default:
-			return p.errorf("invalid character %s after object key:value pair", quoteChar(p.src[p.pos]))
+			return p.errorf("invalid character %s after %s", quoteChar(p.src[p.pos]), what)
 		}
 	}
+}
+
+// key parses a member's key and the colon after it; it returns the key's
+// offset and its flags as a member's (fKeyEsc, fKeyBad).
+func (p *jparser) key() (int32, uint8, error) {
+	if p.pos >= len(p.src) {
+		return 0, 0, p.eof()
+	}
+	if p.src[p.pos] != '"' {
+		return 0, 0, p.errorf("invalid character %s looking for beginning of object key string", quoteChar(p.src[p.pos]))
+	}
+	koff := int32(p.pos)
+	fl, err := p.str()
+	if err != nil {
+		return 0, 0, err
+	}
+	if fl&fBad != 0 {
+		p.d.bad++
+	}
+	p.skipWS()
+	if p.pos >= len(p.src) {
+		return 0, 0, p.eof()
+	}
+	if p.src[p.pos] != ':' {
+		return 0, 0, p.errorf("invalid character %s after object key", quoteChar(p.src[p.pos]))
+	}
+	p.pos++
+	p.skipWS()
+	return koff, fl << 2, nil // fEsc→fKeyEsc, fBad→fKeyBad
 }
 
 // markDups flags every member of object idx whose key an earlier member
@@ -448,46 +468,6 @@ func (p *jparser) markDups(idx int32) {
 			d.dups++
 		}
 		p.seen[k] = struct{}{}
-	}
-}
-
-func (p *jparser) array(idx int32) error {
-	p.d.nodes[idx].kind = jArray
-	p.pos++
-	if err := p.enter(); err != nil {
-		return err
-	}
-	defer func() { p.depth-- }()
-	p.skipWS()
-	if p.pos >= len(p.src) {
-		return p.eof()
-	}
-	if p.src[p.pos] == ']' {
-		p.pos++
-		return nil
-	}
-	prev := int32(-1)
-	for {
-		p.skipWS()
-		v, err := p.value(-1, 0)
-		if err != nil {
-			return err
-		}
-		p.link(idx, prev, v)
-		prev = v
-		p.skipWS()
-		if p.pos >= len(p.src) {
-			return p.eof()
-		}
-		switch p.src[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			return nil
-		default:
-			return p.errorf("invalid character %s after array element", quoteChar(p.src[p.pos]))
-		}
 	}
 }
 
