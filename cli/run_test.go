@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/flintboot/flint/stages"
+	"github.com/flintboot/flint/stages/engine"
 )
 
 // runEnv isolates `flint run` from the host: run dir, system config dirs
@@ -50,9 +50,7 @@ func setBoot(t *testing.T, d, id string) {
 	if err := os.WriteFile(p, []byte(id+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	old := stages.BootIDFile
-	stages.BootIDFile = p
-	t.Cleanup(func() { stages.BootIDFile = old })
+	t.Setenv("FLINT_BOOT_ID_FILE", p)
 }
 
 func flint(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -109,7 +107,7 @@ func TestRunStagesInOrder(t *testing.T) {
 	if got := strings.Join(names, ","); got != "fetch-offline,kargs,disks,mount,files" {
 		t.Errorf("stages in result: %s", got)
 	}
-	if _, err := os.Stat(filepath.Join(root, InProgressStamp)); err == nil {
+	if _, err := os.Stat(filepath.Join(root, engine.InProgressStamp)); err == nil {
 		t.Error("the first-boot-in-progress stamp survived a successful files stage")
 	}
 	st, err := stages.LoadState(filepath.Join(d, "run", "state"))
@@ -157,17 +155,26 @@ func TestRunNeedNet(t *testing.T) {
 func TestRunFailureSummary(t *testing.T) {
 	d := runEnv(t, "")
 	const canary = "CANARY-9d1e"
+	// the server answers with contents that do not match the hash: a
+	// failure only the files stage can see
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) })}
+	go srv.Serve(ln)
+	defer srv.Close()
 	cfg := `{"ignition":{"version":"3.4.0"},"storage":{"files":[
 	  {"path":"/etc/secret","contents":{"source":"data:,` + canary + `"}},
-	  {"path":"/etc/bad","contents":{"source":"data:,x","verification":{"hash":"sha512-` + strings.Repeat("0", 128) + `"}}}]}}`
+	  {"path":"/etc/bad","contents":{"source":"http://` + ln.Addr().String() + `/bad?token=` + canary + `","verification":{"hash":"sha512-` + strings.Repeat("0", 128) + `"}}}]}}`
 	os.WriteFile(filepath.Join(d, "config.ign"), []byte(cfg), 0o644)
 	root := filepath.Join(d, "root")
-	runStages(t, root, "fetch-offline", "mount")
+	runStages(t, root, "fetch-offline", "fetch", "mount")
 	stdout, stderr, code := flint(t, "run", "--stage", "files", "--platform", "file", "--root", root, "--log-to-stdout")
 	if code != ExitFailure {
 		t.Fatalf("exit %d, want %d", code, ExitFailure)
 	}
-	summary, err := os.ReadFile(filepath.Join(d, "run", FailureFile))
+	summary, err := os.ReadFile(filepath.Join(d, "run", engine.FailureFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +193,7 @@ func TestRunFailureSummary(t *testing.T) {
 		t.Errorf("secret canary in the output")
 	}
 	// the stamp stays: this first boot did not finish
-	if _, err := os.Stat(filepath.Join(root, InProgressStamp)); err != nil {
+	if _, err := os.Stat(filepath.Join(root, engine.InProgressStamp)); err != nil {
 		t.Errorf("stamp gone after a failed files stage: %v", err)
 	}
 }
@@ -197,8 +204,8 @@ func TestRunInterruptedFirstBoot(t *testing.T) {
 	root := filepath.Join(d, "root")
 	// boot 1 stops after the mount stage (power loss)
 	runStages(t, root, "fetch-offline", "disks", "mount")
-	var s stamp
-	raw, err := os.ReadFile(filepath.Join(root, InProgressStamp))
+	var s struct{ BootID, Stage string }
+	raw, err := os.ReadFile(filepath.Join(root, engine.InProgressStamp))
 	if err != nil || json.Unmarshal(raw, &s) != nil || s.BootID != "boot-1" || s.Stage != "mount" {
 		t.Fatalf("stamp %q %v", raw, err)
 	}
@@ -210,7 +217,7 @@ func TestRunInterruptedFirstBoot(t *testing.T) {
 	if code != ExitFailure {
 		t.Fatalf("second run on half-provisioned disks: exit %d\n%s", code, stderr)
 	}
-	for _, want := range []string{"mount stage failed", "interrupted first boot", "boot-1", RerunForceArg} {
+	for _, want := range []string{"mount stage failed", "interrupted first boot", "boot-1", engine.RerunForceArg} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("refusal lacks %q:\n%s", want, stderr)
 		}
@@ -219,9 +226,9 @@ func TestRunInterruptedFirstBoot(t *testing.T) {
 		t.Error("files were written despite the refusal")
 	}
 	// the override
-	os.WriteFile(filepath.Join(d, "cmdline"), []byte("flint.firstboot "+RerunForceArg+"\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "cmdline"), []byte("flint.firstboot "+engine.RerunForceArg+"\n"), 0o644)
 	runStages(t, root, "mount", "files")
-	if _, err := os.Stat(filepath.Join(root, InProgressStamp)); err == nil {
+	if _, err := os.Stat(filepath.Join(root, engine.InProgressStamp)); err == nil {
 		t.Error("stamp left after the forced run finished")
 	}
 }
@@ -269,48 +276,6 @@ func TestRunIgnitionFlagSpellings(t *testing.T) {
 	}
 }
 
-func TestFailureSummaryRedacts(t *testing.T) {
-	inner := errors.New("connection refused")
-	err := fmt.Errorf("files: %w", &stageError{op: "fetching the config from cmdline:https://user:pw@h.example/c.ign?token=abc",
-		err: fmt.Errorf("GET https://user:pw@h.example/c.ign?token=abc: %w", inner)})
-	s := FailureSummary("files", err)
-	for _, bad := range []string{"pw@", "token=abc", "user:"} {
-		if strings.Contains(s, bad) {
-			t.Errorf("summary leaks %q:\n%s", bad, s)
-		}
-	}
-	if !strings.Contains(s, "while: fetching the config from cmdline:https://h.example/c.ign") {
-		t.Errorf("operation missing:\n%s", s)
-	}
-	long := FailureSummary("disks", errors.New(strings.Repeat("x", 5000)))
-	if len(long) > 1000 {
-		t.Errorf("summary not bounded: %d bytes", len(long))
-	}
-	plain := FailureSummary("disks", fmt.Errorf("disks: creating partition 1 on /dev/vda: %w", errors.New("sgdisk exited 4")))
-	if !strings.Contains(plain, "while: creating partition 1 on /dev/vda") || !strings.Contains(plain, "error: sgdisk exited 4") {
-		t.Errorf("split:\n%s", plain)
-	}
-}
-
-func TestRootDevice(t *testing.T) {
-	for in, want := range map[string]string{
-		"root=LABEL=flintroot":               "/dev/disk/by-label/flintroot",
-		"root=UUID=ABCD-1234":                "/dev/disk/by-uuid/abcd-1234",
-		"root=PARTLABEL=root":                "/dev/disk/by-partlabel/root",
-		"root=PARTUUID=0FC63DAF":             "/dev/disk/by-partuuid/0fc63daf",
-		"root=/dev/vda2":                     "/dev/vda2",
-		"root=/dev/vda1 root=/dev/vda3":      "/dev/vda3",
-		"root=nfs:10.0.0.1:/x":               "",
-		"root=LABEL=a/../../x":               "",
-		"console=ttyS0":                      "",
-		"flint.firstboot root=LABEL=r quiet": "/dev/disk/by-label/r",
-	} {
-		if got := rootDevice(strings.Fields(in)); got != want {
-			t.Errorf("%q: %q, want %q", in, got, want)
-		}
-	}
-}
-
 // The disks stage refuses before touching anything when the existing root
 // (root= on the kernel command line) holds a stamp from another boot. The
 // root is a real ext4 filesystem on a loop device.
@@ -322,7 +287,7 @@ func TestRunEarlyGuardBeforeDisks(t *testing.T) {
 	os.WriteFile(filepath.Join(d, "config.ign"), []byte(goodConfig), 0o644)
 	tree := filepath.Join(d, "tree")
 	os.MkdirAll(filepath.Join(tree, "etc"), 0o755)
-	raw, _ := json.Marshal(stamp{BootID: "boot-0", Started: "2026-01-01T00:00:00Z", Stage: "files"})
+	raw := []byte(`{"bootId":"boot-0","started":"2026-01-01T00:00:00Z","stage":"files"}`)
 	os.WriteFile(filepath.Join(tree, "etc", ".flint-in-progress"), raw, 0o644)
 	img := filepath.Join(d, "root.img")
 	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-L", "flintroot", "-d", tree, img, "16M").CombinedOutput(); err != nil {
@@ -346,7 +311,7 @@ func TestRunEarlyGuardBeforeDisks(t *testing.T) {
 		t.Error("scratch mount point left behind")
 	}
 	// same boot id: a systemd restart of the unit within one boot passes
-	raw, _ = json.Marshal(stamp{BootID: "boot-1", Started: "x", Stage: "mount"})
+	raw = []byte(`{"bootId":"boot-1","started":"x","stage":"mount"}`)
 	local := filepath.Join(d, "stamp")
 	os.WriteFile(local, raw, 0o644)
 	cmds := filepath.Join(d, "debugfs.cmds")
@@ -356,6 +321,54 @@ func TestRunEarlyGuardBeforeDisks(t *testing.T) {
 	}
 	runStages(t, root, "disks")
 	// the override
-	os.WriteFile(filepath.Join(d, "cmdline"), []byte("root="+loop+" "+RerunForceArg+"\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "cmdline"), []byte("root="+loop+" "+engine.RerunForceArg+"\n"), 0o644)
 	runStages(t, root, "disks")
+}
+
+// flint's own files in the target root are never read or written through
+// a symlink planted at their paths, absolute or relative.
+func TestRunOwnFilesNotFollowed(t *testing.T) {
+	d := runEnv(t, "")
+	os.WriteFile(filepath.Join(d, "config.ign"), []byte(goodConfig), 0o644)
+	root := filepath.Join(d, "root")
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	const canary = `{"canary":"OUTSIDE-7f3a"}`
+	outA, outB := filepath.Join(d, "outside-a.json"), filepath.Join(d, "outside-b.json")
+	os.WriteFile(outA, []byte(canary), 0o644)
+	os.WriteFile(outB, []byte(canary), 0o644)
+	os.Symlink(outA, filepath.Join(root, "etc/.flint-result.json"))
+	os.Symlink("../../outside-b.json", filepath.Join(root, "etc/.ignition-result.json"))
+	runStages(t, root, "fetch-offline", "disks", "mount", "files")
+	for _, p := range []string{"etc/.flint-result.json", "etc/.ignition-result.json"} {
+		fi, err := os.Lstat(filepath.Join(root, p))
+		if err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("%s: %v %v", p, fi, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, p)); strings.Contains(string(b), "OUTSIDE") {
+			t.Errorf("%s copied the outside file as its previous report:\n%s", p, b)
+		}
+	}
+	for _, p := range []string{outA, outB} {
+		if b, _ := os.ReadFile(p); string(b) != canary {
+			t.Errorf("%s changed: %q", p, b)
+		}
+	}
+
+	// a planted stamp symlink counts as a stamp of an unknown boot: refused,
+	// and the file it points to is neither read nor written
+	d = runEnv(t, "")
+	os.WriteFile(filepath.Join(d, "config.ign"), []byte(goodConfig), 0o644)
+	root = filepath.Join(d, "root")
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	out := filepath.Join(d, "outside-stamp")
+	os.WriteFile(out, []byte(`{"bootId":"boot-1","started":"x","stage":"mount"}`), 0o644)
+	os.Symlink(out, filepath.Join(root, engine.InProgressStamp))
+	runStages(t, root, "fetch-offline", "disks")
+	_, stderr, code := flint(t, "run", "--stage", "mount", "--platform", "file", "--root", root, "--log-to-stdout")
+	if code != ExitFailure || !strings.Contains(stderr, "interrupted") {
+		t.Fatalf("mount with a planted stamp symlink: exit %d\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != `{"bootId":"boot-1","started":"x","stage":"mount"}` {
+		t.Errorf("outside stamp target changed: %q", b)
+	}
 }

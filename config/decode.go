@@ -170,7 +170,7 @@ func (d *decoder) typeErr(i int32, expected, detail string) {
 func (d *decoder) value(i int32, v reflect.Value) {
 	n := &d.doc.nodes[i]
 	t := v.Type()
-	if t == typRaw {
+	if t.Kind() == reflect.Struct && t == typRaw {
 		rv := RawValue{Kind: strings.TrimPrefix(strings.TrimPrefix(n.kind.jsonType(), "an "), "a ")}
 		switch n.kind {
 		case jString:

@@ -257,6 +257,13 @@ func (d *jdoc) find(p path.ContextPath) int32 {
 	return d.nodes[i].off
 }
 
+// mayHoldNUL reports whether a string decoded from the document can hold a
+// NUL byte: only a \u0000 escape makes one (a raw NUL is a syntax error).
+// Without a document (a merged config) it cannot tell, and says true.
+func (d *jdoc) mayHoldNUL() bool {
+	return d == nil || strings.Contains(d.src, `\u0000`)
+}
+
 // objectAt reports whether the document holds an object at p (exact keys;
 // the last of repeated keys).
 func (d *jdoc) objectAt(p []any) bool {

@@ -2,6 +2,11 @@
 // SYSLOG_IDENTIFIER=flint when a journal socket exists, otherwise to a writer
 // (stderr by default) with a fixed-width severity prefix.
 //
+// There is no process-wide logger: whoever needs one is given one. A nil
+// *Logger is valid and discards everything, so "no logger" needs no special
+// case. A logger and every logger derived from it with With share one
+// output, one lock and one level.
+//
 // Callers must never pass secrets or config bodies: log sources (URLs
 // without userinfo or query, see Redact), hashes and sizes instead.
 package log
@@ -10,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -33,79 +37,98 @@ const (
 var prefixes = [...]string{"CRITICAL :", "ERROR    :", "WARNING  :", "NOTICE   :", "INFO     :", "DEBUG    :"}
 var jprio = [...]journal.Priority{journal.PriCrit, journal.PriErr, journal.PriWarning, journal.PriNotice, journal.PriInfo, journal.PriDebug}
 
-// Logger writes log lines. The zero value is not usable; use New or Default.
-type Logger struct {
+// core is what a logger and all its children share.
+type core struct {
 	mu      sync.Mutex
 	out     io.Writer
 	journal bool
 	min     Level
-	prefix  []string
 }
 
-var std = New(os.Stderr)
+// Logger writes log lines. Use New; a nil *Logger discards.
+type Logger struct {
+	c      *core
+	prefix []string
+}
 
-// New returns a logger that writes text lines to w.
-func New(w io.Writer) *Logger { return &Logger{out: w, min: LevelDebug} }
+// New returns a logger that writes text lines to w at every level.
+func New(w io.Writer) *Logger { return &Logger{c: &core{out: w, min: LevelDebug}} }
 
-// Default returns the process-wide logger.
-func Default() *Logger { return std }
-
-// SetDefault replaces the process-wide logger (cli does this once at start).
-func SetDefault(l *Logger) { std = l }
-
-// UseJournal switches the logger to journald when it is available and
-// reports whether it did.
+// UseJournal switches the logger (and its children) to journald when it is
+// available and reports whether it did.
 func (l *Logger) UseJournal() bool {
-	if !journal.Enabled() {
+	if l == nil || !journal.Enabled() {
 		return false
 	}
-	l.mu.Lock()
-	l.journal = true
-	l.mu.Unlock()
+	l.c.mu.Lock()
+	l.c.journal = true
+	l.c.mu.Unlock()
 	return true
 }
 
-// SetLevel drops messages less severe than min.
-func (l *Logger) SetLevel(min Level) { l.min = min }
+// SetLevel drops messages less severe than min, for l and every logger
+// sharing its output.
+func (l *Logger) SetLevel(min Level) {
+	if l == nil {
+		return
+	}
+	l.c.mu.Lock()
+	l.c.min = min
+	l.c.mu.Unlock()
+}
+
+// Enabled reports whether messages at lv are written.
+func (l *Logger) Enabled(lv Level) bool {
+	if l == nil {
+		return false
+	}
+	l.c.mu.Lock()
+	defer l.c.mu.Unlock()
+	return lv <= l.c.min
+}
 
 // With returns a logger that prefixes every message with p (e.g. a stage
-// name), sharing the output.
+// name), sharing the output, lock and level.
 func (l *Logger) With(p string) *Logger {
-	return &Logger{out: l.out, journal: l.journal, min: l.min, prefix: append(append([]string{}, l.prefix...), p)}
+	if l == nil {
+		return nil
+	}
+	return &Logger{c: l.c, prefix: append(append([]string{}, l.prefix...), p)}
 }
 
 func (l *Logger) log(lv Level, format string, args ...any) {
-	if lv > l.min {
+	if l == nil {
+		return
+	}
+	l.c.mu.Lock()
+	defer l.c.mu.Unlock()
+	if lv > l.c.min {
 		return
 	}
 	msg := fmt.Sprintf(format, args...)
 	if len(l.prefix) > 0 {
 		msg = strings.Join(l.prefix, ": ") + ": " + msg
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.journal {
+	if l.c.journal {
 		if journal.Send(msg, jprio[lv], map[string]string{"SYSLOG_IDENTIFIER": "flint"}) == nil {
 			return
 		}
 	}
-	fmt.Fprintf(l.out, "%s %s\n", prefixes[lv], msg)
+	fmt.Fprintf(l.c.out, "%s %s\n", prefixes[lv], msg)
 }
 
-func (l *Logger) Crit(format string, args ...any)    { l.log(LevelCrit, format, args...) }
-func (l *Logger) Error(format string, args ...any)   { l.log(LevelErr, format, args...) }
-func (l *Logger) Warn(format string, args ...any)    { l.log(LevelWarning, format, args...) }
-func (l *Logger) Notice(format string, args ...any)  { l.log(LevelNotice, format, args...) }
-func (l *Logger) Info(format string, args ...any)    { l.log(LevelInfo, format, args...) }
-func (l *Logger) Debugf(format string, args ...any)  { l.log(LevelDebug, format, args...) }
-func (l *Logger) Printf(format string, args ...any)  { l.log(LevelInfo, format, args...) }
-func (l *Logger) Warning(format string, args ...any) { l.log(LevelWarning, format, args...) }
+func (l *Logger) Crit(format string, args ...any)   { l.log(LevelCrit, format, args...) }
+func (l *Logger) Error(format string, args ...any)  { l.log(LevelErr, format, args...) }
+func (l *Logger) Warn(format string, args ...any)   { l.log(LevelWarning, format, args...) }
+func (l *Logger) Notice(format string, args ...any) { l.log(LevelNotice, format, args...) }
+func (l *Logger) Info(format string, args ...any)   { l.log(LevelInfo, format, args...) }
+func (l *Logger) Debugf(format string, args ...any) { l.log(LevelDebug, format, args...) }
 
 // Op logs "[started] <what>" and returns a function that logs
 // "[finished] <what> (duration)" or "[failed] <what> (duration): err".
 // Typical use:
 //
-//	done := log.Op("writing file %q", p)
+//	done := l.Op("writing file %q", p)
 //	err := write()
 //	done(err)
 func (l *Logger) Op(format string, args ...any) func(error) {
@@ -120,15 +143,6 @@ func (l *Logger) Op(format string, args ...any) func(error) {
 		}
 		l.log(LevelInfo, "[finished] %s (%s)", what, d)
 	}
-}
-
-// Package-level shorthands on the default logger.
-func Info(format string, args ...any)   { std.log(LevelInfo, format, args...) }
-func Warn(format string, args ...any)   { std.log(LevelWarning, format, args...) }
-func Error(format string, args ...any)  { std.log(LevelErr, format, args...) }
-func Debugf(format string, args ...any) { std.log(LevelDebug, format, args...) }
-func Op(format string, args ...any) func(error) {
-	return std.Op(format, args...)
 }
 
 // Redact returns a URL fit for logs: no userinfo, no query, no fragment.

@@ -21,7 +21,7 @@ import (
 func Acquire(ctx context.Context, env *Env, platform string) (raw []byte, source string, err error) {
 	env.fill()
 	// 1. kernel command line
-	raw, err = cmdlineProvider{}.Fetch(ctx, env)
+	raw, err = fetchCmdline(ctx, env)
 	if !errors.Is(err, ErrOffline) {
 		c, _ := readCmdline(env)
 		source = "cmdline"
@@ -30,7 +30,7 @@ func Acquire(ctx context.Context, env *Env, platform string) (raw []byte, source
 		} else if c.Device != "" {
 			source = "cmdline:" + c.Device + ":" + c.Path
 		}
-		return finishAcquire(raw, source, err)
+		return finishAcquire(env, raw, source, err)
 	}
 	// 2. user.ign
 	if p, b, ferr := findUserIgn(env); !errors.Is(ferr, ErrOffline) {
@@ -38,11 +38,11 @@ func Acquire(ctx context.Context, env *Env, platform string) (raw []byte, source
 		if ferr != nil {
 			return nil, source, ferr
 		}
-		log.Info("using config from %s", p)
+		env.Log.Info("using config from %s", p)
 		if len(bytes.TrimSpace(b)) == 0 {
 			return nil, source, ErrNoConfig
 		}
-		return finishAcquire(b, source, nil)
+		return finishAcquire(env, b, source, nil)
 	}
 	// 3. the platform
 	p, err := Lookup(platform)
@@ -50,7 +50,7 @@ func Acquire(ctx context.Context, env *Env, platform string) (raw []byte, source
 		return nil, "", err
 	}
 	source = "platform:" + p.Name()
-	done := log.Op("fetching config from platform %s", p.Name())
+	done := env.Log.Op("fetching config from platform %s", p.Name())
 	raw, err = p.Fetch(ctx, env)
 	if errors.Is(err, ErrNoConfig) {
 		done(nil)
@@ -60,15 +60,15 @@ func Acquire(ctx context.Context, env *Env, platform string) (raw []byte, source
 	if errors.Is(err, ErrOffline) {
 		return nil, source, fmt.Errorf("platform %s: %w", p.Name(), err)
 	}
-	return finishAcquire(raw, source, err)
+	return finishAcquire(env, raw, source, err)
 }
 
-func finishAcquire(raw []byte, source string, err error) ([]byte, string, error) {
+func finishAcquire(env *Env, raw []byte, source string, err error) ([]byte, string, error) {
 	if err != nil {
 		return nil, source, err
 	}
 	if IsCloudConfig(raw) {
-		log.Info("config from %s is a cloud-config or script, not a flint config: continuing without user config", source)
+		env.Log.Info("config from %s is a cloud-config or script, not a flint config: continuing without user config", source)
 		return nil, source, ErrNoConfig
 	}
 	return raw, source, nil

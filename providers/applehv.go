@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/resource"
 	"github.com/flintboot/flint/system"
 )
@@ -71,7 +70,7 @@ func (applehv) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	} else {
 		if _, err := os.Stat("/dev/vsock"); err != nil {
 			if _, err := env.Runner.Run(ctx, system.Cmd{Name: system.ToolModprobe, Args: []string{"vsock"}}); err != nil {
-				log.Warn("applehv: loading vsock: %v", err)
+				env.Log.Warn("applehv: loading vsock: %v", err)
 			}
 		}
 		opts := fetcher.Options()

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/resource"
 )
 
@@ -83,12 +82,12 @@ func (a *aws) Init(ctx context.Context, env *Env) error {
 	defer cancel()
 	out, err := a.client.GetRegion(ctx, &imds.GetRegionInput{})
 	if err != nil {
-		log.Warn("aws: could not determine the region, using us-east-1 for S3: %v", err)
+		env.Log.Warn("aws: could not determine the region, using us-east-1 for S3: %v", err)
 		a.region = "us-east-1"
 		return nil
 	}
 	a.region = out.Region
-	log.Info("aws: region %s", a.region)
+	env.Log.Info("aws: region %s", a.region)
 	return nil
 }
 
@@ -103,12 +102,12 @@ func (a *aws) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	a.ensure(env)
 	ctx, cancel := withTotal(ctx, env)
 	defer cancel()
-	done := log.Op("aws: fetching user data from IMDS")
+	done := env.Log.Op("aws: fetching user data from IMDS")
 	out, err := a.client.GetUserData(ctx, &imds.GetUserDataInput{})
 	if err != nil {
 		if httpStatus(err) == http.StatusNotFound {
 			done(nil)
-			log.Info("aws: no user data (404)")
+			env.Log.Info("aws: no user data (404)")
 			return nil, ErrNoConfig
 		}
 		err = fmt.Errorf("aws: fetching user data: %w", err)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/resource"
 )
 
@@ -41,7 +40,7 @@ func (azure) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 		}
 		return nonEmpty(out)
 	}
-	log.Info("azure: IMDS userData is empty, looking for OVF custom data")
+	env.Log.Info("azure: IMDS userData is empty, looking for OVF custom data")
 	return fetchAzureOVF(ctx, env, []string{"udf"}, env.timeout("azure.ovf", 0))
 }
 
@@ -66,11 +65,11 @@ func fetchAzureOVF(ctx context.Context, env *Env, types []string, timeout time.D
 				return b, err
 			}
 			if err != nil {
-				log.Warn("azure: %s: %v", d, err)
+				env.Log.Warn("azure: %s: %v", d, err)
 			}
 		}
 		if !logged {
-			log.Info("azure: waiting for the OVF provisioning disc (%s)", strings.Join(types, " or "))
+			env.Log.Info("azure: waiting for the OVF provisioning disc (%s)", strings.Join(types, " or "))
 			logged = true
 		}
 		select {
@@ -104,7 +103,7 @@ func readAzureOVF(ctx context.Context, env *Env, dev string) (data []byte, ok bo
 	if err != nil {
 		return nil, false, err
 	}
-	log.Info("azure: found ovf-env.xml on %s", dev)
+	env.Log.Info("azure: found ovf-env.xml on %s", dev)
 	b, err := readCapped(filepath.Join(dir, "CustomData.bin"))
 	if err == nil {
 		out, err := nonEmpty(b)
@@ -118,7 +117,7 @@ func readAzureOVF(ctx context.Context, env *Env, dev string) (data []byte, ok bo
 		return nil, true, err
 	}
 	if ovf.CustomData == "" {
-		log.Info("azure: no custom data")
+		env.Log.Info("azure: no custom data")
 		return nil, true, ErrNoConfig
 	}
 	out, err := decodeBase64([]byte(ovf.CustomData))

@@ -72,7 +72,7 @@ func (c cloudstack) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	} else {
 		servers, err := CloudstackServers(env.sysPath("/run/systemd/netif/leases"))
 		if err != nil {
-			log.Warn("cloudstack: %v", err)
+			env.Log.Warn("cloudstack: %v", err)
 		}
 		for _, s := range servers {
 			urls = append(urls, CloudstackUserDataURL(s))
@@ -83,7 +83,7 @@ func (c cloudstack) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 			return fetchHTTP(ctx, env, get(u), notFoundIsEmpty)
 		}
 	}
-	b, err := race(ctx, branches)
+	b, err := race(ctx, env, branches)
 	if err != nil && !errors.Is(err, ErrNoConfig) {
 		return nil, fmt.Errorf("cloudstack: %w", err)
 	}

@@ -74,11 +74,6 @@ func ParseCmdline(s string) CmdlineConfig {
 	return c
 }
 
-// cmdlineProvider is the kernel command line pseudo-provider.
-type cmdlineProvider struct{}
-
-func (cmdlineProvider) Name() string { return "cmdline" }
-
 // readCmdline returns the parsed command line of env.
 func readCmdline(env *Env) (CmdlineConfig, error) {
 	b, err := os.ReadFile(env.CmdlinePath)
@@ -88,14 +83,14 @@ func readCmdline(env *Env) (CmdlineConfig, error) {
 	return ParseCmdline(string(b)), nil
 }
 
-func (cmdlineProvider) Fetch(ctx context.Context, env *Env) ([]byte, error) {
+func fetchCmdline(ctx context.Context, env *Env) ([]byte, error) {
 	c, err := readCmdline(env)
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case c.URL != "":
-		log.Info("config URL from kernel command line (%s): %s", c.URLKey, log.Redact(c.URL))
+		env.Log.Info("config URL from kernel command line (%s): %s", c.URLKey, log.Redact(c.URL))
 		b, err := fetchConfigURL(ctx, env, c.URL)
 		if err != nil {
 			return nil, fmt.Errorf("fetching config from %s=%s: %w", c.URLKey, log.Redact(c.URL), err)
@@ -137,25 +132,6 @@ func fetchConfigURL(ctx context.Context, env *Env, url string) ([]byte, error) {
 	return b, nil
 }
 
-// systemProvider reads user.ign from the system config directories.
-type systemProvider struct{}
-
-func (systemProvider) Name() string { return "system" }
-
-// DefaultSystemConfigDirs lists where user.ign and base configs live, most
-// important first: /run, /etc, /usr/lib — each flint's directory then
-// Ignition's as an alias. $FLINT_SYSTEM_CONFIG_DIRS (colon-separated)
-// replaces the list (tests).
-func DefaultSystemConfigDirs(getenv func(string) string) []string {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	if v := getenv("FLINT_SYSTEM_CONFIG_DIRS"); v != "" {
-		return strings.Split(v, ":")
-	}
-	return []string{"/run/flint", "/run/ignition", "/etc/flint", "/etc/ignition", "/usr/lib/flint", "/usr/lib/ignition"}
-}
-
 // findUserIgn returns the path and content of the first user.ign.
 func findUserIgn(env *Env) (string, []byte, error) {
 	for _, d := range env.SystemConfigDirs {
@@ -169,15 +145,4 @@ func findUserIgn(env *Env) (string, []byte, error) {
 		}
 	}
 	return "", nil, ErrOffline
-}
-
-func (systemProvider) Fetch(ctx context.Context, env *Env) ([]byte, error) {
-	_, b, err := findUserIgn(env)
-	if err != nil {
-		return nil, err
-	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, ErrNoConfig
-	}
-	return b, nil
 }

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/flintboot/flint/log"
 )
 
 // errFileMissing: the drive was found and mounted but lacks the file.
@@ -63,7 +61,7 @@ func waitLabel(ctx context.Context, env *Env, labels []string, timeout time.Dura
 			if timeout > 0 {
 				lim = "up to " + timeout.String()
 			}
-			log.Info("waiting %s for a config drive labelled %s", lim, strings.Join(labels, " or "))
+			env.Log.Info("waiting %s for a config drive labelled %s", lim, strings.Join(labels, " or "))
 			logged = true
 		}
 		select {
@@ -82,7 +80,7 @@ func readFromDevice(ctx context.Context, env *Env, dev, fstype string, paths ...
 		return nil, "", fmt.Errorf("creating mount point: %w", err)
 	}
 	defer os.Remove(dir)
-	done := log.Op("reading config drive %s", dev)
+	done := env.Log.Op("reading config drive %s", dev)
 	defer func() {
 		if errors.Is(err, errFileMissing) {
 			done(nil)
@@ -146,10 +144,10 @@ func fetchDrive(ctx context.Context, env *Env, d driveSpec, timeout time.Duratio
 	if err != nil {
 		return nil, err
 	}
-	log.Info("found config drive %s (label %s)", dev, label)
+	env.Log.Info("found config drive %s (label %s)", dev, label)
 	b, _, err := readFromDevice(ctx, env, dev, "", d.path)
 	if errors.Is(err, errFileMissing) {
-		log.Info("config drive %s has no %s", dev, d.path)
+		env.Log.Info("config drive %s has no %s", dev, d.path)
 		return nil, ErrNoConfig
 	}
 	if err != nil {
@@ -164,7 +162,7 @@ func fetchDrive(ctx context.Context, env *Env, d driveSpec, timeout time.Duratio
 // race runs branches in parallel and returns the first final answer: data,
 // or ErrNoConfig (a service that says "no user data" is an answer). When
 // every branch fails, the errors are joined.
-func race(ctx context.Context, branches map[string]func(context.Context) ([]byte, error)) ([]byte, error) {
+func race(ctx context.Context, env *Env, branches map[string]func(context.Context) ([]byte, error)) ([]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -183,7 +181,7 @@ func race(ctx context.Context, branches map[string]func(context.Context) ([]byte
 	for range branches {
 		r := <-ch
 		if r.err == nil || errors.Is(r.err, ErrNoConfig) {
-			log.Info("config source %s answered first", r.name)
+			env.Log.Info("config source %s answered first", r.name)
 			return r.b, r.err
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", r.name, r.err))

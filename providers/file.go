@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-
-	"github.com/flintboot/flint/log"
 )
 
 // file (testing): reads $FLINT_CONFIG_FILE, else $IGNITION_CONFIG_FILE, else
@@ -27,7 +25,7 @@ func FileProviderPath(env *Env) string {
 
 func (file) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	p := FileProviderPath(env)
-	log.Info("file platform: reading %s", p)
+	env.Log.Info("file platform: reading %s", p)
 	b, err := readCapped(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("file platform: %w", err)

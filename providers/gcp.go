@@ -9,7 +9,6 @@ import (
 
 	"cloud.google.com/go/compute/metadata"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/resource"
 )
 
@@ -36,7 +35,7 @@ func (gcp) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	v, err := gcpClient(env).GetWithContext(ctx, "instance/attributes/user-data")
 	var nd metadata.NotDefinedError
 	if errors.As(err, &nd) {
-		log.Info("gcp: no user-data attribute")
+		env.Log.Info("gcp: no user-data attribute")
 		return nil, ErrNoConfig
 	}
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/flintboot/flint/system"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -173,17 +175,16 @@ func TestGoldenEndpoints(t *testing.T) {
 	}
 	_, evErr := PacketEventsURL("not a url")
 	got := map[string]any{
-		"openstack":         OpenstackMetadataURLs([]string{"eth0", "ens3"}),
-		"cloudstack":        cs,
-		"packet events":     ev,
-		"packet bad":        errString(evErr),
-		"rebase azure":      rebase("http://127.0.0.1:8080", azureUserDataURL),
-		"rebase packet":     rebase("http://127.0.0.1:8080", packetBase+"/userdata"),
-		"rebase with path":  rebase("http://127.0.0.1:8080/prefix/", "http://169.254.169.254/1.0/user-data"),
-		"rebase ipv6 zone":  rebase("http://127.0.0.1:9", OpenstackMetadataURLs([]string{"eth0"})[1]),
-		"fw_cfg keys":       FwCfgKeys,
-		"system dirs":       DefaultSystemConfigDirs(func(string) string { return "" }),
-		"system dirs (env)": DefaultSystemConfigDirs(func(k string) string { return map[string]string{"FLINT_SYSTEM_CONFIG_DIRS": "/a:/b"}[k] }),
+		"openstack":        OpenstackMetadataURLs([]string{"eth0", "ens3"}),
+		"cloudstack":       cs,
+		"packet events":    ev,
+		"packet bad":       errString(evErr),
+		"rebase azure":     rebase("http://127.0.0.1:8080", azureUserDataURL),
+		"rebase packet":    rebase("http://127.0.0.1:8080", packetBase+"/userdata"),
+		"rebase with path": rebase("http://127.0.0.1:8080/prefix/", "http://169.254.169.254/1.0/user-data"),
+		"rebase ipv6 zone": rebase("http://127.0.0.1:9", OpenstackMetadataURLs([]string{"eth0"})[1]),
+		"fw_cfg keys":      fwCfgKeys(),
+		"system dirs":      system.DefaultPaths().ConfigDirs(),
 	}
 	golden(t, "endpoints.golden.json", got)
 }

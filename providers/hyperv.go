@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/system"
 )
 
@@ -77,7 +76,7 @@ func (h hyperv) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 func (hyperv) FetchWithFiles(ctx context.Context, env *Env) ([]byte, []OutputFile, error) {
 	env.fill()
 	if _, err := env.Runner.Run(ctx, system.Cmd{Name: system.ToolModprobe, Args: []string{"hv_utils"}}); err != nil {
-		log.Warn("hyperv: loading hv_utils: %v", err)
+		env.Log.Warn("hyperv: loading hv_utils: %v", err)
 	}
 	dir := env.sysPath(kvpPoolDir)
 	var files []OutputFile
@@ -100,7 +99,7 @@ func (hyperv) FetchWithFiles(ctx context.Context, env *Env) ([]byte, []OutputFil
 	}
 	if pool0 == nil {
 		if _, err := os.Stat(dir); err != nil {
-			log.Info("hyperv: no KVP pool files in %s", dir)
+			env.Log.Info("hyperv: no KVP pool files in %s", dir)
 		}
 		return nil, files, ErrNoConfig
 	}

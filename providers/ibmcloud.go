@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"github.com/flintboot/flint/log"
 )
 
 // ibmcloud (VPC): the cidata drive's /user-data; when no drive appears
@@ -18,7 +16,7 @@ func (ibmcloud) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	env.fill()
 	b, err := fetchDrive(ctx, env, noCloudDrive, env.timeout("ibmcloud.drive", 30*time.Second))
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		log.Info("ibmcloud: no cidata drive appeared, continuing without user config")
+		env.Log.Info("ibmcloud: no cidata drive appeared, continuing without user config")
 		return nil, ErrNoConfig
 	}
 	return b, err

@@ -15,7 +15,7 @@ func (kubevirt) Name() string { return "kubevirt" }
 
 func (kubevirt) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	env.fill()
-	b, err := race(ctx, map[string]func(context.Context) ([]byte, error){
+	b, err := race(ctx, env, map[string]func(context.Context) ([]byte, error){
 		"nocloud drive": func(ctx context.Context) ([]byte, error) { return fetchDrive(ctx, env, noCloudDrive, 0) },
 		"config drive":  func(ctx context.Context) ([]byte, error) { return fetchDrive(ctx, env, configDrive, 0) },
 	})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/system"
 )
 
@@ -18,7 +17,7 @@ func (nvidiabluefield) Name() string { return "nvidiabluefield" }
 func (nvidiabluefield) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	env.fill()
 	if _, err := env.Runner.Run(ctx, system.Cmd{Name: system.ToolModprobe, Args: []string{"mlxbf_bootctl"}}); err != nil {
-		log.Warn("nvidiabluefield: loading mlxbf_bootctl: %v", err)
+		env.Log.Warn("nvidiabluefield: loading mlxbf_bootctl: %v", err)
 	}
 	p := env.sysPath("/sys/bus/platform/devices/MLNXBF04:00/bootfifo")
 	b, err := readCapped(p)

@@ -73,7 +73,7 @@ func (o openstack) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 			return fetchHTTP(ctx, env, get(u), notFoundIsEmpty)
 		}
 	}
-	b, err := race(ctx, branches)
+	b, err := race(ctx, env, branches)
 	if err != nil && !errors.Is(err, ErrNoConfig) {
 		return nil, fmt.Errorf("%s: %w", o.name, err)
 	}
@@ -90,7 +90,7 @@ func driveOrNeedNet(ctx context.Context, env *Env, name string, d driveSpec) ([]
 			return nil, err
 		}
 		if dev != "" {
-			log.Info("%s: config drive %s present, reading it offline", name, dev)
+			env.Log.Info("%s: config drive %s present, reading it offline", name, dev)
 			b, _, err := readFromDevice(ctx, env, dev, "", d.path)
 			if errors.Is(err, errFileMissing) {
 				return nil, ErrNoConfig

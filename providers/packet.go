@@ -76,6 +76,6 @@ func (packet) Status(ctx context.Context, env *Env, stage string, stageErr error
 	if err != nil {
 		return fmt.Errorf("packet status: posting event: %w", err)
 	}
-	log.Info("packet: reported stage %s to %s", stage, log.Redact(ev))
+	env.Log.Info("packet: reported stage %s to %s", stage, log.Redact(ev))
 	return nil
 }

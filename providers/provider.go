@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/resource"
 	"github.com/flintboot/flint/system"
 )
@@ -102,7 +103,8 @@ type Env struct {
 	// CmdlinePath is the kernel command line: $FLINT_KERNEL_CMDLINE_PATH,
 	// else $IGNITION_KERNEL_CMDLINE_PATH, else /proc/cmdline.
 	CmdlinePath string
-	// SystemConfigDirs are searched in order for user.ign.
+	// SystemConfigDirs are searched in order for user.ign (default:
+	// system.PathsFromEnv().ConfigDirs()).
 	SystemConfigDirs []string
 	// MetadataBase, when set, replaces scheme://host[:port] of every metadata
 	// endpoint (tests only). From $FLINT_TEST_METADATA_BASE.
@@ -133,11 +135,14 @@ type Env struct {
 	Getenv func(string) string
 	// WorkDir is where the file provider resolves ./config.ign ("" = cwd).
 	WorkDir string
+	// Log receives what the providers do; nil discards.
+	Log *log.Logger
 }
 
-// NewEnv returns an Env with production defaults around fetcher and runner.
-func NewEnv(fetcher *resource.Fetcher, runner system.Runner) *Env {
-	e := &Env{Fetcher: fetcher, Runner: runner}
+// NewEnv returns an Env with production defaults around fetcher, runner
+// and logger.
+func NewEnv(fetcher *resource.Fetcher, runner system.Runner, l *log.Logger) *Env {
+	e := &Env{Fetcher: fetcher, Runner: runner, Log: l}
 	e.fill()
 	return e
 }
@@ -152,16 +157,16 @@ func (e *Env) getenv(k string) string {
 // fill sets every unset field to its default.
 func (e *Env) fill() {
 	if e.Fetcher == nil {
-		e.Fetcher, _ = resource.New(resource.Options{})
+		e.Fetcher, _ = resource.New(resource.Options{Log: e.Log})
 	}
 	if e.Runner == nil {
-		e.Runner = system.NewRunner(nil, Tools(system.ToolsFromEnv()))
+		e.Runner = system.NewRunner(e.Log, Tools(system.ToolsFromEnv()))
 	}
 	if e.CmdlinePath == "" {
 		e.CmdlinePath = firstNonEmpty(e.getenv("FLINT_KERNEL_CMDLINE_PATH"), e.getenv("IGNITION_KERNEL_CMDLINE_PATH"), "/proc/cmdline")
 	}
 	if e.SystemConfigDirs == nil {
-		e.SystemConfigDirs = DefaultSystemConfigDirs(e.getenv)
+		e.SystemConfigDirs = system.PathsFromEnv().ConfigDirs()
 	}
 	if e.MetadataBase == "" {
 		e.MetadataBase = e.getenv(MetadataBaseEnv)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"github.com/flintboot/flint/log"
 )
 
 // proxmoxve: the cidata drive's /user-data, else its /vendor-data; a file
@@ -21,7 +19,7 @@ func (proxmoxve) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	dev, _, err := waitLabel(ctx, env, noCloudDrive.labels, env.timeout("proxmoxve.drive", 30*time.Second))
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			log.Info("proxmoxve: no cidata drive appeared, continuing without user config")
+			env.Log.Info("proxmoxve: no cidata drive appeared, continuing without user config")
 			return nil, ErrNoConfig
 		}
 		return nil, err
@@ -35,7 +33,7 @@ func (proxmoxve) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 			return nil, err
 		}
 		if len(bytes.TrimSpace(b)) == 0 || bytes.HasPrefix(b, []byte("#cloud-config\n")) {
-			log.Info("proxmoxve: skipping %s (empty or cloud-config)", p)
+			env.Log.Info("proxmoxve: skipping %s (empty or cloud-config)", p)
 			continue
 		}
 		return b, nil

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/system"
 )
 
@@ -25,8 +24,8 @@ type qemu struct{}
 
 func (qemu) Name() string { return "qemu" }
 
-// FwCfgKeys are the fw_cfg names tried, in order.
-var FwCfgKeys = []string{"opt/org.flatcar-linux/config", "opt/com.coreos/config"}
+// fwCfgKeys are the fw_cfg names tried, in order.
+func fwCfgKeys() []string { return []string{"opt/org.flatcar-linux/config", "opt/com.coreos/config"} }
 
 // fwCfgDir is the sysfs directory of fw_cfg entries by name; tests point
 // $FLINT_FW_CFG_DIR (or Env.SysRoot) elsewhere.
@@ -46,16 +45,16 @@ func (q qemu) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		// the qemu_fw_cfg module may not be loaded yet
 		if _, err := env.Runner.Run(ctx, system.Cmd{Name: system.ToolModprobe, Args: []string{"qemu_fw_cfg"}}); err != nil {
-			log.Warn("qemu: loading qemu_fw_cfg: %v", err)
+			env.Log.Warn("qemu: loading qemu_fw_cfg: %v", err)
 		}
 	}
-	return ReadFwCfg(dir)
+	return readFwCfg(env, dir)
 }
 
-// ReadFwCfg reads the first config blob present under dir (the by_name
+// readFwCfg reads the first config blob present under dir (the by_name
 // directory): <dir>/<key>/raw, checking its length against <key>/size.
-func ReadFwCfg(dir string) ([]byte, error) {
-	for _, k := range FwCfgKeys {
+func readFwCfg(env *Env, dir string) ([]byte, error) {
+	for _, k := range fwCfgKeys() {
 		kd := filepath.Join(dir, k)
 		szb, err := os.ReadFile(filepath.Join(kd, "size"))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -72,9 +71,9 @@ func ReadFwCfg(dir string) ([]byte, error) {
 			return nil, fmt.Errorf("qemu: fw_cfg %s is %d bytes, more than %d", k, size, MaxConfigSize)
 		}
 		if size > 512<<10 {
-			log.Warn("qemu: fw_cfg config is %d bytes; reading a large blob through fw_cfg is slow", size)
+			env.Log.Warn("qemu: fw_cfg config is %d bytes; reading a large blob through fw_cfg is slow", size)
 		}
-		done := log.Op("qemu: reading fw_cfg %s (%d bytes)", k, size)
+		done := env.Log.Op("qemu: reading fw_cfg %s (%d bytes)", k, size)
 		b, err := readCapped(filepath.Join(kd, "raw"))
 		if err == nil && int64(len(b)) != size {
 			err = fmt.Errorf("read %d bytes, size says %d", len(b), size)
@@ -85,15 +84,15 @@ func ReadFwCfg(dir string) ([]byte, error) {
 		}
 		return nonEmpty(b)
 	}
-	log.Info("qemu: no fw_cfg config (%s)", strings.Join(FwCfgKeys, ", "))
+	env.Log.Info("qemu: no fw_cfg config (%s)", strings.Join(fwCfgKeys(), ", "))
 	return nil, ErrNoConfig
 }
 
 // fetchBlock reads /dev/disk/by-id/virtio-ignition (s390x, ppc64le).
 func (qemu) fetchBlock(ctx context.Context, env *Env) ([]byte, error) {
-	log.Warn("qemu: reading the config from a virtio block device is experimental on %s", runtime.GOARCH)
+	env.Log.Warn("qemu: reading the config from a virtio block device is experimental on %s", runtime.GOARCH)
 	if _, err := env.Runner.Run(ctx, system.Cmd{Name: system.ToolModprobe, Args: []string{"virtio_blk"}}); err != nil {
-		log.Warn("qemu: loading virtio_blk: %v", err)
+		env.Log.Warn("qemu: loading virtio_blk: %v", err)
 	}
 	dev := env.sysPath("/dev/disk/by-id/virtio-ignition")
 	limit := env.timeout("qemu.block", 5*time.Minute)

@@ -98,12 +98,3 @@ func IDs() []string {
 	sort.Strings(ids)
 	return ids
 }
-
-// Aliases returns a copy of the alias map (alias → platform id).
-func Aliases() map[string]string {
-	m := make(map[string]string, len(aliases))
-	for k, v := range aliases {
-		m[k] = v
-	}
-	return m
-}

@@ -60,7 +60,7 @@ func fetchHTTP(ctx context.Context, env *Env, src resource.Source, nf notFound) 
 	switch {
 	case err == nil:
 	case errors.Is(err, resource.ErrNotFound) && nf == notFoundIsEmpty:
-		log.Info("%s: no user data (404)", log.Redact(src.URL))
+		env.Log.Info("%s: no user data (404)", log.Redact(src.URL))
 		return nil, ErrNoConfig
 	case errors.Is(err, resource.ErrTooLarge):
 		return nil, fmt.Errorf("user data from %s is larger than %d bytes: %w", log.Redact(src.URL), MaxConfigSize, err)
@@ -68,7 +68,7 @@ func fetchHTTP(ctx context.Context, env *Env, src resource.Source, nf notFound) 
 		return nil, err
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		log.Info("%s: user data is empty", log.Redact(src.URL))
+		env.Log.Info("%s: user data is empty", log.Redact(src.URL))
 		return nil, ErrNoConfig
 	}
 	return b, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/system"
 )
 
@@ -63,7 +62,7 @@ func (virtualbox) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 		return nil, err
 	}
 	if !has {
-		log.Info("virtualbox: no guest property %s", vboxConfigProp)
+		env.Log.Info("virtualbox: no guest property %s", vboxConfigProp)
 		return nil, ErrNoConfig
 	}
 	return nonEmpty([]byte(v))
@@ -76,6 +75,6 @@ func (virtualbox) DelConfig(ctx context.Context, env *Env) error {
 			return fmt.Errorf("virtualbox: deleting guest property %s: %w", p, err)
 		}
 	}
-	log.Info("virtualbox: config deleted from guest properties")
+	env.Log.Info("virtualbox: config deleted from guest properties")
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/system"
 )
 
@@ -148,16 +147,16 @@ func fetchVMware(ctx context.Context, env *Env, rpc guestRPC) ([]byte, error) {
 			if props, perr := ParseOVFProperties([]byte(doc)); perr == nil {
 				ovf = props
 			} else {
-				log.Warn("vmware: %v", perr)
+				env.Log.Warn("vmware: %v", perr)
 			}
 		}
 		sel, ok = ResolveVMware(guest, ovf)
 	}
 	if !ok {
-		log.Info("vmware: no config in guestinfo or the OVF environment")
+		env.Log.Info("vmware: no config in guestinfo or the OVF environment")
 		return nil, ErrNoConfig
 	}
-	log.Info("vmware: using %s", sel.From)
+	env.Log.Info("vmware: using %s", sel.From)
 	if sel.URL != "" {
 		return fetchConfigURL(ctx, env, sel.URL)
 	}
@@ -179,7 +178,11 @@ func (vmware) DelConfig(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	return delVMware(ctx, rpc)
+	if err := delVMware(ctx, rpc); err != nil {
+		return err
+	}
+	env.Log.Info("vmware: config deleted from guestinfo")
+	return nil
 }
 
 func delVMware(ctx context.Context, rpc guestRPC) error {
@@ -207,7 +210,6 @@ func delVMware(ctx context.Context, rpc guestRPC) error {
 			}
 		}
 	}
-	log.Info("vmware: config deleted from guestinfo")
 	return nil
 }
 

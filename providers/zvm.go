@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/system"
 )
 
@@ -57,7 +56,7 @@ func (zvm) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 		return env.Runner.Run(ctx, system.Cmd{Name: name, Args: args})
 	}
 	if _, err := run(system.ToolModprobe, "vmur"); err != nil {
-		log.Warn("zvm: loading vmur: %v", err)
+		env.Log.Warn("zvm: loading vmur: %v", err)
 	}
 	if _, err := run(system.ToolChccwdev, "-e", "000c"); err != nil {
 		if _, err := run(system.ToolCioIgnore, "-r", "000c"); err != nil {
@@ -67,14 +66,14 @@ func (zvm) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 			return nil, fmt.Errorf("zvm: enabling reader 000c: %w", err)
 		}
 	}
-	_ = system.UdevSettle(ctx, env.Runner, "")
+	_ = system.UdevSettle(ctx, env.Runner, env.Log, "")
 	res, err := run(system.ToolVmur, "li")
 	if err != nil {
 		return nil, fmt.Errorf("zvm: listing the reader: %w", err)
 	}
 	id := ParseVmurList(string(res.Stdout))
 	if id == "" {
-		log.Info("zvm: no spool file of type ign")
+		env.Log.Info("zvm: no spool file of type ign")
 		return nil, ErrNoConfig
 	}
 	dir, err := os.MkdirTemp("", "flint-zvm-")

@@ -14,7 +14,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"os"
@@ -22,8 +21,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/flintboot/flint/log"
 )
 
 func newFetcher(t *testing.T, opts Options) *Fetcher {
@@ -89,12 +86,8 @@ func (l *logCapture) String() string {
 	return l.buf.String()
 }
 
-func captureLog(t *testing.T) *logCapture {
-	c := &logCapture{}
-	old := log.Default()
-	log.SetDefault(log.New(c))
-	t.Cleanup(func() { log.SetDefault(old) })
-	return c
+func captureLog(_ *testing.T) *logCapture {
+	return &logCapture{}
 }
 
 // testCA is a CA generated for the test, able to issue server certificates.
@@ -180,8 +173,5 @@ func mustContain(t *testing.T, err error, subs ...string) {
 func bg() context.Context { return context.Background() }
 
 func TestMain(m *testing.M) {
-	if os.Getenv("FLINT_TEST_LOG") == "" {
-		log.SetDefault(log.New(io.Discard))
-	}
 	os.Exit(m.Run())
 }

@@ -12,8 +12,6 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpproxy"
-
-	"github.com/flintboot/flint/log"
 )
 
 func proxyFunc(p *Proxy) func(*http.Request) (*url.URL, error) {
@@ -51,7 +49,7 @@ func (f *Fetcher) httpOpener(client *http.Client, opts Options, u *url.URL, src 
 		for _, h := range src.Headers {
 			req.Header.Set(h.Name, h.Value)
 		}
-		log.Info("%s %s: attempt #%d", method, red, attempt)
+		opts.Log.Info("%s %s: attempt #%d", method, red, attempt)
 		resp, err := client.Do(req)
 		if err != nil {
 			var ue *url.Error
@@ -60,7 +58,7 @@ func (f *Fetcher) httpOpener(client *http.Client, opts Options, u *url.URL, src 
 			}
 			return nil, transient(fmt.Errorf("%s %s: %w", method, red, stripURL(err)))
 		}
-		log.Info("%s result: %s", method, resp.Status)
+		opts.Log.Info("%s result: %s", method, resp.Status)
 		switch {
 		case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent:
 			return resp.Body, nil
@@ -121,7 +119,7 @@ func (f *Fetcher) gsOpener(client *http.Client, opts Options, u *url.URL, src So
 		if opts.GCSToken != nil {
 			tok, err := opts.GCSToken(ctx)
 			if err != nil {
-				log.Warn("gs://%s: no access token, fetching anonymously: %v", bucket, err)
+				opts.Log.Warn("gs://%s: no access token, fetching anonymously: %v", bucket, err)
 			} else if tok != "" {
 				withTok := inner
 				withTok.Headers = append(slices.Clone(inner.Headers), Header{"Authorization", "Bearer " + tok})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/flintboot/flint/log"
 	"io"
 	"net"
 	"net/http"
@@ -349,7 +350,7 @@ func TestServerErrorStormThenSuccess(t *testing.T) {
 	}))
 	defer srv.Close()
 	logs := captureLog(t)
-	f := newFetcher(t, Options{})
+	f := newFetcher(t, Options{Log: log.New(logs)})
 	b, err := f.FetchBytes(bg(), Source{URL: srv.URL + "/cfg", RetryCodes: []int{429}}, 0)
 	if err != nil || string(b) != "finally" || n.Load() != 5 {
 		t.Fatalf("got %q, %v after %d", b, err, n.Load())
@@ -504,7 +505,7 @@ func TestLogsAreRedacted(t *testing.T) {
 	u.User = url.UserPassword("admin", "hunter2")
 	u.Path = "/c.ign"
 	u.RawQuery = "sig=canary-query"
-	f := newFetcher(t, Options{TotalTimeout: 600 * time.Millisecond})
+	f := newFetcher(t, Options{TotalTimeout: 600 * time.Millisecond, Log: log.New(logs)})
 	_, err := f.FetchBytes(bg(), Source{URL: u.String(), Headers: []Header{{"Authorization", "canary-header"}}}, 0)
 	if err == nil {
 		t.Fatal("expected error")

@@ -65,19 +65,20 @@ func oemOpener(opts Options, u *url.URL) (opener, error) {
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
-		return openOnOEMPartition(opts.OEMDevice, rel)
+		return openOnOEMPartition(opts.Log, opts.OEMDevice, rel)
 	}, nil
 }
 
 type mountedFile struct {
 	*os.File
 	dir string
+	log *log.Logger
 }
 
 func (m *mountedFile) Close() error {
 	err := m.File.Close()
 	if uerr := unix.Unmount(m.dir, 0); uerr != nil {
-		log.Warn("unmounting OEM partition from %s: %v", m.dir, uerr)
+		m.log.Warn("unmounting OEM partition from %s: %v", m.dir, uerr)
 		return errors.Join(err, fmt.Errorf("unmounting %s: %w", m.dir, uerr))
 	}
 	os.Remove(m.dir)
@@ -86,7 +87,7 @@ func (m *mountedFile) Close() error {
 
 // openOnOEMPartition mounts dev read-only (ext4, then btrfs) in a private
 // temporary directory and opens rel there; closing unmounts.
-func openOnOEMPartition(dev, rel string) (io.ReadCloser, error) {
+func openOnOEMPartition(l *log.Logger, dev, rel string) (io.ReadCloser, error) {
 	if _, err := os.Stat(dev); err != nil {
 		return nil, fmt.Errorf("%w: OEM device %s: %w", ErrNotFound, dev, err)
 	}
@@ -101,7 +102,7 @@ func openOnOEMPartition(dev, rel string) (io.ReadCloser, error) {
 			merr = errors.Join(merr, fmt.Errorf("mounting %s as %s: %w", dev, fstype, err))
 			continue
 		}
-		log.Info("mounted OEM partition %s (%s) read-only at %s", dev, fstype, dir)
+		l.Info("mounted OEM partition %s (%s) read-only at %s", dev, fstype, dir)
 		mounted = true
 		break
 	}
@@ -115,5 +116,5 @@ func openOnOEMPartition(dev, rel string) (io.ReadCloser, error) {
 		os.Remove(dir)
 		return nil, err
 	}
-	return &mountedFile{File: fh.(*os.File), dir: dir}, nil
+	return &mountedFile{File: fh.(*os.File), dir: dir, log: l}, nil
 }

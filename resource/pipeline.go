@@ -249,7 +249,7 @@ func (f *Fetcher) retry(ctx context.Context, red string, attempt func(context.Co
 			return timeoutErr(ctx, last)
 		}
 		wait := delay + rand.N(delay/2+1)
-		log.Info("%s: attempt #%d failed, retrying in %s: %v", red, n, wait.Round(time.Millisecond), last)
+		f.Options().Log.Info("%s: attempt #%d failed, retrying in %s: %v", red, n, wait.Round(time.Millisecond), last)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/flintboot/flint/log"
 )
 
 // Header is one HTTP request header.
@@ -97,6 +99,9 @@ type Options struct {
 	OEMDevice string
 	// DialContext replaces the network dialer (tests route names to loopback).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Log receives attempts, retries and results (sources redacted); nil
+	// discards.
+	Log *log.Logger
 }
 
 var (

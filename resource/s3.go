@@ -14,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/flintboot/flint/log"
 )
 
 // s3Target is a parsed s3:// or arn: source.
@@ -105,7 +103,7 @@ func (f *Fetcher) s3Opener(client *http.Client, opts Options, raw string) (opene
 		var creds aws.CredentialsProvider = aws.AnonymousCredentials{}
 		if opts.AWSCredentials != nil {
 			if _, err := opts.AWSCredentials.Retrieve(ctx); err != nil {
-				log.Warn("no AWS credentials, fetching %s anonymously: %v", red, err)
+				opts.Log.Warn("no AWS credentials, fetching %s anonymously: %v", red, err)
 			} else {
 				creds = opts.AWSCredentials
 			}
@@ -128,13 +126,13 @@ func (f *Fetcher) s3Opener(client *http.Client, opts Options, raw string) (opene
 		if t.versionID != "" {
 			in.VersionId = aws.String(t.versionID)
 		}
-		log.Info("GET %s (region %s): attempt #%d", red, region, attempt)
+		opts.Log.Info("GET %s (region %s): attempt #%d", red, region, attempt)
 		out, err := c.GetObject(ctx, in)
 		if err != nil {
 			var re *awshttp.ResponseError
 			if errors.As(err, &re) {
 				code := re.HTTPStatusCode()
-				log.Info("GET result: %d %s", code, http.StatusText(code))
+				opts.Log.Info("GET result: %d %s", code, http.StatusText(code))
 				switch {
 				case code == http.StatusNotFound:
 					return nil, fmt.Errorf("GET %s: %w: %v", red, ErrNotFound, err)
@@ -144,7 +142,7 @@ func (f *Fetcher) s3Opener(client *http.Client, opts Options, raw string) (opene
 			}
 			return nil, transient(fmt.Errorf("GET %s: %w", red, err))
 		}
-		log.Info("GET result: 200 OK")
+		opts.Log.Info("GET result: 200 OK")
 		return out.Body, nil
 	}, nil
 }

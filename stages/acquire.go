@@ -15,15 +15,14 @@ import (
 	"sort"
 	"time"
 
+	"github.com/coreos/vcontext/report"
+
 	"github.com/flintboot/flint/config"
+	"github.com/flintboot/flint/config/legacy"
 	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/resource"
 	"github.com/flintboot/flint/system"
 )
-
-// ParseFunc parses a config of any accepted version into the newest shape
-// (config.Parse, or the legacy-aware parser of the cli).
-type ParseFunc func(raw []byte) (config.Config, config.Report, error)
 
 // ErrInvalidMerge is returned when the merged config fails validation.
 var ErrInvalidMerge = errors.New("merging configs resulted in an invalid config")
@@ -32,23 +31,30 @@ var ErrInvalidMerge = errors.New("merging configs resulted in an invalid config"
 // itself would otherwise loop forever).
 const maxReferenceDepth = 10
 
-// maxConfigSize bounds one fetched config.
-const maxConfigSize = 128 << 20
+// maxConfigBytes bounds what one acquisition reads in all: the user config,
+// the base configs and every referenced config together. A reference bomb
+// (configs merging configs) stops at this budget instead of growing memory
+// with every level.
+const maxConfigBytes = 128 << 20
 
-// AcquireOptions describe where a config comes from.
-type AcquireOptions struct {
-	// Raw is the user config; empty means "no user config" (an empty
-	// config is used and UserProvided is false).
+// UserConfig is the user config handed to acquisition. A nil *UserConfig
+// means there is none (the platform has no user data): the base configs
+// alone are used. Raw is parsed even when empty, so an empty file given to
+// apply fails as validate fails ("not a config (empty)").
+type UserConfig struct {
 	Raw []byte
 	// Source names Raw for logs and the state (a path or redacted URL).
 	Source string
-	// Parse defaults to config.Parse.
-	Parse ParseFunc
+}
+
+// AcquireOptions describe where a config comes from.
+type AcquireOptions struct {
+	User *UserConfig
 	// Fetcher renders merge/replace references and CAs; required when the
 	// config references anything.
 	Fetcher *resource.Fetcher
 	// BaseDirs are the system config directories in priority order
-	// (highest first); see SystemConfigDirs. Nil: no base configs.
+	// (highest first); see system.Paths.ConfigDirs. Nil: no base configs.
 	BaseDirs []string
 	// Platform selects base.platform.d/<Platform>.
 	Platform string
@@ -69,62 +75,39 @@ type Acquired struct {
 	Report       config.Report
 }
 
-// SystemConfigDirs returns the directories base configs are read from, in
-// priority order: flint's run, local and system dirs, each followed by its
-// Ignition alias (flint's dir wins over Ignition's at the same level). The
-// Ignition aliases honour IGNITION_SYSTEM_RUNTIME_CONFIG_DIR,
-// IGNITION_SYSTEM_LOCAL_CONFIG_DIR and IGNITION_SYSTEM_CONFIG_DIR.
-func SystemConfigDirs(p system.Paths) []string {
-	env := func(k, def string) string {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
-	return []string{
-		p.RunDir, env("IGNITION_SYSTEM_RUNTIME_CONFIG_DIR", "/run/ignition"),
-		p.LocalConfigDir, env("IGNITION_SYSTEM_LOCAL_CONFIG_DIR", "/etc/ignition"),
-		p.SystemConfigDir, env("IGNITION_SYSTEM_CONFIG_DIR", "/usr/lib/ignition"),
-	}
-}
-
-// Acquire parses the user config, renders its references through the
-// fetcher, merges it over the base configs and validates the result.
+// Acquire parses the user config (any supported version), renders its
+// references through the fetcher, merges it over the base configs and
+// validates the result.
 func Acquire(ctx context.Context, o AcquireOptions) (*Acquired, error) {
-	if o.Parse == nil {
-		o.Parse = config.Parse
-	}
-	if o.Log == nil {
-		o.Log = log.Default()
-	}
 	a := &Acquired{}
-	r := &renderer{ctx: ctx, o: &o, a: a}
+	r := &renderer{o: &o, a: a, budget: maxConfigBytes}
 
-	base, err := r.loadBase()
+	base, err := r.loadBase(ctx)
 	if err != nil {
 		return nil, err
 	}
 	a.Base = base
 
 	user := config.Config{Ignition: config.Ignition{Version: config.MaxVersion.String()}}
-	if len(bytes.TrimSpace(o.Raw)) > 0 {
+	if u := o.User; u != nil {
 		a.UserProvided = true
-		cfg, rpt, err := o.Parse(o.Raw)
-		a.Report = rpt
-		for _, e := range rpt.Entries {
-			o.Log.Warn("user config: %s", e.String())
-		}
-		if err != nil {
-			return a, fmt.Errorf("parsing user config %s: %w", o.Source, err)
-		}
-		a.Fetched = append(a.Fetched, FetchedConfig{Kind: "user", Source: o.Source, SHA512: sum(o.Raw)})
-		o.Log.Info("user config %s (sha512 %s)", o.Source, sum(o.Raw)[:16])
-		// The base config's fetch settings apply while fetching the user
-		// config's references.
-		if err := r.updateFetcher(&base); err != nil {
+		if err := r.spend(len(u.Raw), u.Source); err != nil {
 			return a, err
 		}
-		user, err = r.render(cfg, 0, "user")
+		cfg, rpt, err := legacy.ParseAny(u.Raw)
+		a.Report = rpt
+		logReport(o.Log, "user config "+u.Source, rpt)
+		if err != nil {
+			return a, fmt.Errorf("parsing user config %s: %w", u.Source, err)
+		}
+		a.Fetched = append(a.Fetched, FetchedConfig{Kind: "user", Source: u.Source, SHA512: sum(u.Raw)})
+		o.Log.Info("user config %s (sha512 %s)", u.Source, sum(u.Raw)[:16])
+		// The base config's fetch settings apply while fetching the user
+		// config's references.
+		if err := r.updateFetcher(ctx, &base); err != nil {
+			return a, err
+		}
+		user, err = r.render(ctx, cfg, 0, "user")
 		if err != nil {
 			return a, err
 		}
@@ -133,13 +116,26 @@ func Acquire(ctx context.Context, o AcquireOptions) (*Acquired, error) {
 	eff := config.Merge(config.Merge(config.Config{}, base), user)
 	eff.Ignition.Version = config.MaxVersion.String()
 	if rpt := config.Validate(eff); rpt.IsFatal() {
-		for _, e := range rpt.Entries {
-			o.Log.Error("merged config: %s", e.String())
-		}
+		logReport(o.Log, "merged config", rpt)
 		return a, ErrInvalidMerge
 	}
 	a.Effective = eff
 	return a, nil
+}
+
+// logReport logs validation entries at their own severity: errors as
+// errors, warnings as warnings.
+func logReport(l *log.Logger, what string, rpt config.Report) {
+	for _, e := range rpt.Entries {
+		switch e.Kind {
+		case report.Error:
+			l.Error("%s: %s", what, e.String())
+		case report.Warn:
+			l.Warn("%s: %s", what, e.String())
+		default:
+			l.Info("%s: %s", what, e.String())
+		}
+	}
 }
 
 func sum(raw []byte) string {
@@ -148,14 +144,35 @@ func sum(raw []byte) string {
 }
 
 type renderer struct {
-	ctx context.Context
-	o   *AcquireOptions
-	a   *Acquired
+	o      *AcquireOptions
+	a      *Acquired
+	budget int // config bytes this acquisition may still read
+}
+
+// charge spends what a fetch limited to the budget returned; a fetch cut
+// off at the limit is the budget exceeded.
+func (r *renderer) charge(raw []byte, err error, what string) error {
+	switch {
+	case errors.Is(err, resource.ErrTooLarge):
+		return r.spend(r.budget+1, what)
+	case err != nil:
+		return err
+	}
+	return r.spend(len(raw), what)
+}
+
+// spend takes n bytes from the acquisition's budget.
+func (r *renderer) spend(n int, what string) error {
+	if n > r.budget {
+		return fmt.Errorf("%s: the configs of this machine exceed %d MiB in all: %w", what, maxConfigBytes>>20, resource.ErrTooLarge)
+	}
+	r.budget -= n
+	return nil
 }
 
 // loadBase merges base.d fragments (sorted by file name; for one name the
 // highest-priority directory wins) and then base.platform.d/<platform>.
-func (r *renderer) loadBase() (config.Config, error) {
+func (r *renderer) loadBase(ctx context.Context) (config.Config, error) {
 	var base config.Config
 	for _, sub := range []string{"base.d", filepath.Join("base.platform.d", r.o.Platform)} {
 		if sub == "base.platform.d" || (r.o.Platform == "" && sub != "base.d") {
@@ -193,18 +210,19 @@ func (r *renderer) loadBase() (config.Config, error) {
 			if err != nil {
 				return base, fmt.Errorf("reading base config: %w", err)
 			}
-			cfg, rpt, err := r.o.Parse(raw)
-			for _, e := range rpt.Entries {
-				r.o.Log.Warn("base config %s: %s", p, e.String())
+			if err := r.spend(len(raw), p); err != nil {
+				return base, err
 			}
+			cfg, rpt, err := legacy.ParseAny(raw)
+			logReport(r.o.Log, "base config "+p, rpt)
 			if err != nil {
 				return base, fmt.Errorf("parsing base config %s: %w", p, err)
 			}
 			r.a.Fetched = append(r.a.Fetched, FetchedConfig{Kind: kind, Source: p, SHA512: sum(raw)})
-			if err := r.updateFetcher(&cfg); err != nil {
+			if err := r.updateFetcher(ctx, &cfg); err != nil {
 				return base, err
 			}
-			cfg, err = r.render(cfg, 0, kind)
+			cfg, err = r.render(ctx, cfg, 0, kind)
 			if err != nil {
 				return base, err
 			}
@@ -216,34 +234,39 @@ func (r *renderer) loadBase() (config.Config, error) {
 }
 
 // render resolves cfg's replace and merge references, depth first.
-func (r *renderer) render(cfg config.Config, depth int, kind string) (config.Config, error) {
+func (r *renderer) render(ctx context.Context, cfg config.Config, depth int, kind string) (config.Config, error) {
 	if depth > maxReferenceDepth {
 		return cfg, fmt.Errorf("config references nested deeper than %d levels", maxReferenceDepth)
 	}
-	if err := r.updateFetcher(&cfg); err != nil {
+	if err := r.updateFetcher(ctx, &cfg); err != nil {
 		return cfg, err
 	}
 	if rep := cfg.Ignition.Config.Replace; rep.Source != nil && *rep.Source != "" {
-		child, err := r.fetchConfig(rep, kind)
+		child, err := r.fetchConfig(ctx, rep, kind)
 		if err != nil {
 			return cfg, err
 		}
-		return r.render(child, depth+1, kind)
+		return r.render(ctx, child, depth+1, kind)
 	}
 	merges := cfg.Ignition.Config.Merge
 	cfg.Ignition.Config = config.IgnitionConfig{}
 	acc := cfg
 	for _, m := range merges {
-		child, err := r.fetchConfig(m, kind)
+		if m.Source == nil || *m.Source == "" {
+			// spec 3.0 lets a merge entry omit its source: nothing to merge
+			r.o.Log.Warn("ignoring a config merge entry without a source")
+			continue
+		}
+		child, err := r.fetchConfig(ctx, m, kind)
 		if err != nil {
 			return cfg, err
 		}
-		child, err = r.render(child, depth+1, kind)
+		child, err = r.render(ctx, child, depth+1, kind)
 		if err != nil {
 			return cfg, err
 		}
 		acc = config.Merge(acc, child)
-		if err := r.updateFetcher(&acc); err != nil {
+		if err := r.updateFetcher(ctx, &acc); err != nil {
 			return cfg, err
 		}
 	}
@@ -251,32 +274,30 @@ func (r *renderer) render(cfg config.Config, depth int, kind string) (config.Con
 	return acc, nil
 }
 
-func (r *renderer) fetchConfig(res config.Resource, kind string) (config.Config, error) {
-	src := *res.Source
+func (r *renderer) fetchConfig(ctx context.Context, res config.Resource, kind string) (config.Config, error) {
+	src := log.Redact(*res.Source)
 	if r.o.Fetcher == nil {
-		return config.Config{}, fmt.Errorf("fetching referenced config %s: no fetcher", log.Redact(src))
+		return config.Config{}, fmt.Errorf("fetching referenced config %s: no fetcher", src)
 	}
-	done := r.o.Log.Op("fetching referenced config %s", log.Redact(src))
-	raw, err := r.o.Fetcher.FetchBytes(r.ctx, ToSource(res), maxConfigSize)
+	done := r.o.Log.Op("fetching referenced config %s", src)
+	raw, err := r.o.Fetcher.FetchBytes(ctx, ToSource(res), int64(r.budget)+1)
+	err = r.charge(raw, err, "referenced config "+src)
 	done(err)
 	if err != nil {
-		return config.Config{}, fmt.Errorf("fetching referenced config %s: %w", log.Redact(src), err)
+		return config.Config{}, fmt.Errorf("fetching referenced config %s: %w", src, err)
 	}
-	r.o.Log.Debugf("referenced config %s sha512 %s", log.Redact(src), sum(raw))
-	r.a.Fetched = append(r.a.Fetched, FetchedConfig{Kind: kind, Source: log.Redact(src), Referenced: true, SHA512: sum(raw)})
-	cfg, rpt, err := r.o.Parse(raw)
-	for _, e := range rpt.Entries {
-		r.o.Log.Warn("referenced config %s: %s", log.Redact(src), e.String())
-	}
+	r.a.Fetched = append(r.a.Fetched, FetchedConfig{Kind: kind, Source: src, Referenced: true, SHA512: sum(raw)})
+	cfg, rpt, err := legacy.ParseAny(raw)
+	logReport(r.o.Log, "referenced config "+src, rpt)
 	if err != nil {
-		return cfg, fmt.Errorf("parsing referenced config %s: %w", log.Redact(src), err)
+		return cfg, fmt.Errorf("parsing referenced config %s: %w", src, err)
 	}
 	return cfg, nil
 }
 
 // updateFetcher applies cfg's timeouts, proxy and CAs to the fetcher, and
 // rewrites each CA source to a data URL so later stages never refetch.
-func (r *renderer) updateFetcher(cfg *config.Config) error {
+func (r *renderer) updateFetcher(ctx context.Context, cfg *config.Config) error {
 	f := r.o.Fetcher
 	if f == nil {
 		return nil
@@ -290,7 +311,8 @@ func (r *renderer) updateFetcher(cfg *config.Config) error {
 			continue
 		}
 		src := *ca.Source
-		raw, err := f.FetchBytes(r.ctx, ToSource(ca), maxConfigSize)
+		raw, err := f.FetchBytes(ctx, ToSource(ca), int64(r.budget)+1)
+		err = r.charge(raw, err, "CA bundle "+log.Redact(src))
 		if err != nil {
 			return fmt.Errorf("fetching CA bundle %s: %w", log.Redact(src), err)
 		}
@@ -365,17 +387,4 @@ func WriteCache(path string, cfg config.Config) error {
 		return fmt.Errorf("writing config cache: %w", err)
 	}
 	return nil
-}
-
-// ReadCache reads a config written by WriteCache.
-func ReadCache(path string) (config.Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return config.Config{}, fmt.Errorf("reading config cache: %w", err)
-	}
-	var cfg config.Config
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return cfg, fmt.Errorf("reading config cache %s: %w", path, err)
-	}
-	return cfg, nil
 }

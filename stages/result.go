@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/flintboot/flint/system"
@@ -30,24 +27,18 @@ type Result struct {
 	Stages             []StageRecord   `json:"stages,omitempty"`
 }
 
-// BootIDFile is read for provisioningBootID.
-var BootIDFile = "/proc/sys/kernel/random/boot_id"
-
-// Version is flint's version for the result file (set by the cli).
-var Version = ""
-
 // WriteResult writes <root>/etc/.flint-result.json (Paths.ResultFile) with
 // the stage records and <root>/etc/.ignition-result.json with Ignition's
 // fields, both 0600 and atomically. An existing file becomes the new
-// file's previousReport, with a warning that provisioning ran before.
-// An empty Paths.ResultFile disables both.
+// file's previousReport, with a warning that provisioning ran before; a
+// symlink or other non-regular file there is never read through (it is
+// replaced). An empty Paths.ResultFile disables both.
 func WriteResult(c *Context) error {
 	if c.Paths.ResultFile == "" {
 		return nil
 	}
-	bootID, _ := os.ReadFile(BootIDFile)
 	base := Result{
-		ProvisioningBootID: strings.TrimSpace(string(bootID)),
+		ProvisioningBootID: c.Paths.BootID(),
 		ProvisioningDate:   time.Now().UTC().Format(time.RFC3339),
 		UserConfigProvided: c.UserConfigProvided,
 	}
@@ -60,31 +51,28 @@ func WriteResult(c *Context) error {
 		path  string
 		flint bool
 	}{{c.Paths.ResultFile, true}, {IgnitionResultFile, false}} {
-		dst, err := system.SecureJoin(c.Root, f.path)
-		if err != nil {
-			return fmt.Errorf("writing result file %s: %w", f.path, err)
-		}
 		r := base
 		if f.flint {
-			r.Version, r.Platform, r.Stages = Version, c.Platform, stagesDone
+			r.Version, r.Platform, r.Stages = c.Version, c.Platform, stagesDone
 		}
-		if old, err := os.ReadFile(dst); err == nil && json.Valid(old) {
+		old, err := system.ReadInRoot(c.Root, f.path)
+		switch {
+		case err == nil && json.Valid(old):
 			r.PreviousReport = json.RawMessage(old)
 			if !warned {
-				c.Logger().Warn("provisioning has already run on this system (%s exists); keeping its report as previousReport", f.path)
+				c.Log.Warn("provisioning has already run on this system (%s exists); keeping its report as previousReport", f.path)
 				warned = true
 			}
-		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		case errors.Is(err, system.ErrNotRegular):
+			c.Log.Warn("%s is not a regular file: replacing it without reading it", f.path)
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
 			return fmt.Errorf("reading previous result %s: %w", f.path, err)
 		}
 		raw, err := json.MarshalIndent(r, "", "  ")
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("writing result file %s: %w", f.path, err)
-		}
-		if err := system.WriteFileAtomic(dst, bytes.NewReader(append(raw, '\n')), 0o600); err != nil {
+		if err := system.WriteInRoot(c.Root, f.path, bytes.NewReader(append(raw, '\n')), 0o600); err != nil {
 			return fmt.Errorf("writing result file %s: %w", f.path, err)
 		}
 	}

@@ -25,20 +25,18 @@ type Action struct {
 // write (DESIGN rule 5).
 type Plan interface {
 	Actions() []Action
-	Apply(c *Context) error
+	Apply(ctx context.Context, c *Context) error
 }
 
 // Stage is one provisioning stage.
 type Stage interface {
 	Name() string
-	Plan(c *Context) (Plan, error)
+	Plan(ctx context.Context, c *Context) (Plan, error)
 }
 
-// Context is everything a stage may use. Fields are filled by the engine;
-// more may be added (e.g. the fetcher and the command runner), but these
-// stay.
+// Context is everything a stage may use, filled in by the engine. The
+// request's context.Context is passed alongside, never stored here.
 type Context struct {
-	Ctx      context.Context
 	Root     string        // target root, e.g. /sysroot ("/" for the live system)
 	Config   config.Config // effective config (base + user, rendered)
 	Platform string
@@ -48,7 +46,7 @@ type Context struct {
 	// Fetcher fetches every remote resource (file contents, key files,
 	// referenced configs). Set by the engine; offline in fetch-offline.
 	Fetcher *resource.Fetcher
-	// Runner runs every external command (a system.DryRun when planning).
+	// Runner runs every external command.
 	Runner system.Runner
 	// Paths are flint's on-disk locations (run dir, result file, ...).
 	Paths system.Paths
@@ -57,14 +55,10 @@ type Context struct {
 	AuthorizedKeysFragment bool
 	// UserConfigProvided is recorded in the result file.
 	UserConfigProvided bool
-}
-
-// Logger returns c.Log or the process default.
-func (c *Context) Logger() *log.Logger {
-	if c.Log != nil {
-		return c.Log
-	}
-	return log.Default()
+	// Version is flint's version, for the result file.
+	Version string
+	// FetchWorkers bounds concurrent remote fetches (0: a default).
+	FetchWorkers int
 }
 
 // State is carried between stage invocations (written to the state file

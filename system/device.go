@@ -18,29 +18,37 @@ import (
 	"github.com/flintboot/flint/log"
 )
 
-// DevicePollInterval is how often WaitForDevice checks for the path, and
-// DeviceProgressInterval how often it logs that it is still waiting.
-var (
-	DevicePollInterval     = 10 * time.Millisecond
-	DeviceProgressInterval = 5 * time.Second
-)
+// DeviceWait waits for device nodes to appear. The zero value polls every
+// 10ms and logs progress every 5s to nowhere.
+type DeviceWait struct {
+	Log      *log.Logger
+	Poll     time.Duration // how often the path is checked (0: 10ms)
+	Progress time.Duration // how often "still waiting" is logged (0: 5s)
+}
 
-// WaitForDevice waits up to timeout for path (e.g. /dev/disk/by-label/X)
-// to exist and returns it with symlinks resolved (e.g. /dev/vda1). It logs
-// one line naming what it awaits and for how long, then a progress line
-// every DeviceProgressInterval. A path that already exists returns at once
-// without logging.
-func WaitForDevice(ctx context.Context, path string, timeout time.Duration) (string, error) {
+// For waits up to timeout for path (e.g. /dev/disk/by-label/X) to exist
+// and returns it with symlinks resolved (e.g. /dev/vda1). It logs one line
+// naming what it awaits and for how long, then a progress line every
+// Progress. A path that already exists returns at once without logging.
+func (w DeviceWait) For(ctx context.Context, path string, timeout time.Duration) (string, error) {
 	if p, err := filepath.EvalSymlinks(path); err == nil {
 		return p, nil
 	}
+	pollEvery, progressEvery := w.Poll, w.Progress
+	if pollEvery <= 0 {
+		pollEvery = 10 * time.Millisecond
+	}
+	if progressEvery <= 0 {
+		progressEvery = 5 * time.Second
+	}
+	l := w.Log
 	start := time.Now()
-	log.Info("waiting up to %s for device %s", timeout, path)
+	l.Info("waiting up to %s for device %s", timeout, path)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	poll := time.NewTicker(DevicePollInterval)
+	poll := time.NewTicker(pollEvery)
 	defer poll.Stop()
-	progress := time.NewTicker(DeviceProgressInterval)
+	progress := time.NewTicker(progressEvery)
 	defer progress.Stop()
 	for {
 		select {
@@ -51,11 +59,11 @@ func WaitForDevice(ctx context.Context, path string, timeout time.Duration) (str
 			}
 			return "", fmt.Errorf("waiting for device %s (%s): %w", path, waited, ctx.Err())
 		case <-progress.C:
-			log.Info("still waiting for device %s (%s of %s)", path, time.Since(start).Round(time.Second), timeout)
+			l.Info("still waiting for device %s (%s of %s)", path, time.Since(start).Round(time.Second), timeout)
 		case <-poll.C:
 			p, err := filepath.EvalSymlinks(path)
 			if err == nil {
-				log.Info("device %s appeared as %s after %s", path, p, time.Since(start).Round(time.Millisecond))
+				l.Info("device %s appeared as %s after %s", path, p, time.Since(start).Round(time.Millisecond))
 				return p, nil
 			}
 		}
@@ -66,24 +74,24 @@ func WaitForDevice(ctx context.Context, path string, timeout time.Duration) (str
 // `udevadm trigger --settle DEV`, and when that fails `udevadm settle`.
 // A missing udevadm binary is tolerated (logged at info): initramfs test
 // images and containers may lack udev. dev == "" runs plain settle.
-func UdevSettle(ctx context.Context, r Runner, dev string) error {
+func UdevSettle(ctx context.Context, r Runner, l *log.Logger, dev string) error {
 	if dev != "" {
 		_, err := r.Run(ctx, Cmd{Name: ToolUdevadm, Args: []string{"trigger", "--settle", dev}})
 		if err == nil {
 			return nil
 		}
 		if errors.Is(err, ErrToolNotFound) {
-			log.Info("udevadm not available, not waiting for udev (%v)", err)
+			l.Info("udevadm not available, not waiting for udev (%v)", err)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("udev settle for %s: %w", dev, err)
 		}
-		log.Warn("udevadm trigger --settle %s failed, falling back to udevadm settle: %v", dev, err)
+		l.Warn("udevadm trigger --settle %s failed, falling back to udevadm settle: %v", dev, err)
 	}
 	_, err := r.Run(ctx, Cmd{Name: ToolUdevadm, Args: []string{"settle"}})
 	if errors.Is(err, ErrToolNotFound) {
-		log.Info("udevadm not available, not waiting for udev (%v)", err)
+		l.Info("udevadm not available, not waiting for udev (%v)", err)
 		return nil
 	}
 	if err != nil {
@@ -256,56 +264,6 @@ func Mounts() ([]MountInfo, error) {
 	return m, nil
 }
 
-// MountPoints lists where block device dev (any path to it, symlinks
-// resolved) is mounted, matched by device number.
-func MountPoints(dev string) ([]string, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(dev, &st); err != nil {
-		return nil, &fs.PathError{Op: "stat", Path: dev, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
-		return nil, fmt.Errorf("%s is not a block device", dev)
-	}
-	maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
-	mounts, err := Mounts()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range mounts {
-		if m.Major == maj && m.Minor == min {
-			out = append(out, m.MountPoint)
-		}
-	}
-	return out, nil
-}
-
-// IsMounted reports whether block device dev is mounted anywhere.
-func IsMounted(dev string) (bool, error) {
-	m, err := MountPoints(dev)
-	return len(m) > 0, err
-}
-
-// Holders lists the kernel names of devices holding dev (device-mapper,
-// md…), from /sys/class/block/<name>/holders. Symlinks in dev are resolved
-// first.
-func Holders(dev string) ([]string, error) {
-	p, err := filepath.EvalSymlinks(dev)
-	if err != nil {
-		return nil, fmt.Errorf("holders of %s: %w", dev, err)
-	}
-	dir := filepath.Join(PathsFromEnv().SysClassBlock, filepath.Base(p), "holders")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("holders of %s: %w", dev, err)
-	}
-	out := make([]string, 0, len(ents))
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out, nil
-}
-
 // Kernel-understood mount flags. Any option outside this table and
 // outside userspaceOnlyOptions is passed to the filesystem as data.
 var mountFlags = map[string]struct {
@@ -371,8 +329,8 @@ func mountSyscallArgs(opts []string) (flags uintptr, data string, ok bool) {
 // files (loop), userspace options like x-*, _netdev, nofail, bind and
 // propagation requests — it runs `mount [-t TYPE] [-o OPTS] DEV TARGET`
 // through r, which knows all of that.
-func Mount(ctx context.Context, r Runner, dev, target, fstype string, opts []string) error {
-	done := log.Op("mounting %s on %s (%s)", dev, target, fstype)
+func Mount(ctx context.Context, r Runner, l *log.Logger, dev, target, fstype string, opts []string) error {
+	done := l.Op("mounting %s on %s (%s)", dev, target, fstype)
 	err := mount(ctx, r, dev, target, fstype, opts)
 	done(err)
 	return err

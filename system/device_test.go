@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,21 +81,16 @@ func TestMountSyscallArgs(t *testing.T) {
 	}
 }
 
-// captureLog points the default logger at a buffer for the test.
+// captureLog returns a buffer for a test logger.
 func captureLog(t *testing.T) *bytes.Buffer {
 	t.Helper()
 	var buf bytes.Buffer
-	old := log.Default()
-	log.SetDefault(log.New(&buf))
-	t.Cleanup(func() { log.SetDefault(old) })
 	return &buf
 }
 
 func TestWaitForDevice(t *testing.T) {
 	logs := captureLog(t)
-	old := DeviceProgressInterval
-	DeviceProgressInterval = 30 * time.Millisecond
-	t.Cleanup(func() { DeviceProgressInterval = old })
+	w := DeviceWait{Log: log.New(logs), Progress: 30 * time.Millisecond}
 
 	dir := t.TempDir()
 	node := filepath.Join(dir, "loop9")
@@ -106,7 +103,7 @@ func TestWaitForDevice(t *testing.T) {
 		os.MkdirAll(filepath.Dir(link), 0o755)
 		os.Symlink("../loop9", link)
 	}()
-	got, err := WaitForDevice(context.Background(), link, 10*time.Second)
+	got, err := w.For(context.Background(), link, 10*time.Second)
 	if err != nil || got != node {
 		t.Fatalf("got %q %v", got, err)
 	}
@@ -117,18 +114,18 @@ func TestWaitForDevice(t *testing.T) {
 	}
 	// existing: immediate, silent
 	logs.Reset()
-	if got, err := WaitForDevice(context.Background(), link, time.Second); err != nil || got != node || logs.Len() != 0 {
+	if got, err := w.For(context.Background(), link, time.Second); err != nil || got != node || logs.Len() != 0 {
 		t.Errorf("existing: %q %v %q", got, err, logs.String())
 	}
 	// timeout
-	_, err = WaitForDevice(context.Background(), filepath.Join(dir, "never"), 100*time.Millisecond)
+	_, err = w.For(context.Background(), filepath.Join(dir, "never"), 100*time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not appear within") {
 		t.Errorf("timeout: %v", err)
 	}
 	// cancelled by caller
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := WaitForDevice(ctx, filepath.Join(dir, "never"), time.Minute); !errors.Is(err, context.Canceled) {
+	if _, err := w.For(ctx, filepath.Join(dir, "never"), time.Minute); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancel: %v", err)
 	}
 }
@@ -152,16 +149,17 @@ func fakeUdevadm(t *testing.T, failTrigger bool) (Tools, string) {
 
 func TestUdevSettle(t *testing.T) {
 	logs := captureLog(t)
+	l := log.New(logs)
 	ctx := context.Background()
 	tools, rec := fakeUdevadm(t, false)
-	if err := UdevSettle(ctx, NewRunner(nil, tools), "/dev/loop7"); err != nil {
+	if err := UdevSettle(ctx, NewRunner(nil, tools), l, "/dev/loop7"); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, rec); got != "trigger --settle /dev/loop7\n" {
 		t.Errorf("calls %q", got)
 	}
 	tools, rec = fakeUdevadm(t, true)
-	if err := UdevSettle(ctx, NewRunner(nil, tools), "/dev/loop7"); err != nil {
+	if err := UdevSettle(ctx, NewRunner(nil, tools), l, "/dev/loop7"); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, rec); got != "trigger --settle /dev/loop7\nsettle\n" {
@@ -172,7 +170,7 @@ func TestUdevSettle(t *testing.T) {
 	}
 	logs.Reset()
 	missing := DefaultTools().With(ToolUdevadm, filepath.Join(t.TempDir(), "udevadm"))
-	if err := UdevSettle(ctx, NewRunner(nil, missing), "/dev/loop7"); err != nil {
+	if err := UdevSettle(ctx, NewRunner(nil, missing), l, "/dev/loop7"); err != nil {
 		t.Errorf("missing udevadm must be tolerated: %v", err)
 	}
 	if !strings.Contains(logs.String(), "udevadm not available") {
@@ -180,27 +178,8 @@ func TestUdevSettle(t *testing.T) {
 	}
 	// DryRun records the intended command
 	d := &DryRun{}
-	if err := UdevSettle(ctx, d, "/dev/vda"); err != nil || !reflect.DeepEqual(d.Lines(), []string{"udevadm trigger --settle /dev/vda"}) {
+	if err := UdevSettle(ctx, d, nil, "/dev/vda"); err != nil || !reflect.DeepEqual(d.Lines(), []string{"udevadm trigger --settle /dev/vda"}) {
 		t.Errorf("dry run: %q %v", d.Lines(), err)
-	}
-}
-
-func TestHoldersFakeSysfs(t *testing.T) {
-	dir := t.TempDir()
-	dev := filepath.Join(dir, "dev", "vdb")
-	sys := filepath.Join(dir, "sys")
-	os.MkdirAll(filepath.Dir(dev), 0o755)
-	os.WriteFile(dev, nil, 0o600)
-	os.MkdirAll(filepath.Join(sys, "vdb", "holders", "dm-0"), 0o755)
-	os.MkdirAll(filepath.Join(sys, "vdb", "holders", "md127"), 0o755)
-	os.Symlink("dev/vdb", filepath.Join(dir, "alias"))
-	t.Setenv("FLINT_SYS_CLASS_BLOCK", sys)
-	h, err := Holders(filepath.Join(dir, "alias"))
-	if err != nil || !reflect.DeepEqual(h, []string{"dm-0", "md127"}) {
-		t.Errorf("%v %v", h, err)
-	}
-	if _, err := Holders(filepath.Join(dir, "nonexistent")); err == nil {
-		t.Error("want error")
 	}
 }
 
@@ -251,9 +230,6 @@ func TestProbeLoop(t *testing.T) {
 	if err != nil || mounted {
 		t.Errorf("IsMounted: %v %v", mounted, err)
 	}
-	if h, err := Holders(dev); err != nil || len(h) != 0 {
-		t.Errorf("Holders: %v %v", h, err)
-	}
 	run(t, "wipefs", "-q", "-a", dev)
 	if fi, err := Probe(ctx, r, dev); err != nil || fi != (FsInfo{}) {
 		t.Errorf("after wipefs: %+v %v", fi, err)
@@ -292,7 +268,7 @@ func TestMountUnmount(t *testing.T) {
 	}
 
 	// 1. kernel options only: mount(2), no mount(8)
-	if err := Mount(ctx, r, dev, target, "ext4", []string{"noatime", "nodev", "errors=remount-ro"}); err != nil {
+	if err := Mount(ctx, r, nil, dev, target, "ext4", []string{"noatime", "nodev", "errors=remount-ro"}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(logs.String(), "running:") {
@@ -319,7 +295,7 @@ func TestMountUnmount(t *testing.T) {
 	}
 
 	// 2. a userspace option: mount(8) through the runner
-	if err := Mount(ctx, r, dev, target, "ext4", []string{"ro", "x-flint.test=1"}); err != nil {
+	if err := Mount(ctx, r, nil, dev, target, "ext4", []string{"ro", "x-flint.test=1"}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "running: mount -t ext4 -o ro,x-flint.test=1 "+dev+" "+target) {
@@ -337,7 +313,7 @@ func TestMountUnmount(t *testing.T) {
 
 	// 3. a regular file (needs a loop device) and no type: mount(8) probes
 	run(t, "losetup", "-d", dev)
-	if err := Mount(ctx, r, img, target, "", nil); err != nil {
+	if err := Mount(ctx, r, nil, img, target, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(target, "hello")); err != nil || string(b) != "hi" {
@@ -348,11 +324,41 @@ func TestMountUnmount(t *testing.T) {
 	}
 
 	// 4. errors carry the operation and paths
-	err = Mount(ctx, r, "/dev/flint-nonexistent", target, "ext4", nil)
+	err = Mount(ctx, r, nil, "/dev/flint-nonexistent", target, "ext4", nil)
 	if err == nil || !strings.Contains(err.Error(), "/dev/flint-nonexistent") || !strings.Contains(err.Error(), target) {
 		t.Errorf("bad mount: %v", err)
 	}
 	if err := Unmount(ctx, target); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("unmount of a non-mount: %v", err)
 	}
+}
+
+// MountPoints (test helper) lists where block device dev (any path to it, symlinks
+// resolved) is mounted, matched by device number.
+func MountPoints(dev string) ([]string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dev, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: dev, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return nil, fmt.Errorf("%s is not a block device", dev)
+	}
+	maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	mounts, err := Mounts()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range mounts {
+		if m.Major == maj && m.Minor == min {
+			out = append(out, m.MountPoint)
+		}
+	}
+	return out, nil
+}
+
+// IsMounted reports whether block device dev is mounted anywhere.
+func IsMounted(dev string) (bool, error) {
+	m, err := MountPoints(dev)
+	return len(m) > 0, err
 }

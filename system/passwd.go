@@ -153,21 +153,6 @@ func LookupUser(root, name string) (uid, gid int, home string, err error) {
 	return 0, 0, "", fmt.Errorf("user %q in %s: %w", name, root, ErrNotFound)
 }
 
-// LookupUID returns the name of the first user with uid in
-// <root>/etc/passwd, or an error wrapping ErrNotFound.
-func LookupUID(root string, uid int) (string, error) {
-	entries, err := ReadPasswd(root)
-	if err != nil {
-		return "", err
-	}
-	for _, e := range entries {
-		if e.UID == uid {
-			return e.Name, nil
-		}
-	}
-	return "", fmt.Errorf("uid %d in %s: %w", uid, root, ErrNotFound)
-}
-
 // LookupGroup finds name in <root>/etc/group; a missing group wraps
 // ErrNotFound.
 func LookupGroup(root, name string) (gid int, err error) {
@@ -181,19 +166,4 @@ func LookupGroup(root, name string) (gid int, err error) {
 		}
 	}
 	return 0, fmt.Errorf("group %q in %s: %w", name, root, ErrNotFound)
-}
-
-// LookupGID returns the name of the first group with gid, or an error
-// wrapping ErrNotFound.
-func LookupGID(root string, gid int) (string, error) {
-	entries, err := ReadGroup(root)
-	if err != nil {
-		return "", err
-	}
-	for _, e := range entries {
-		if e.GID == gid {
-			return e.Name, nil
-		}
-	}
-	return "", fmt.Errorf("gid %d in %s: %w", gid, root, ErrNotFound)
 }

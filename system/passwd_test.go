@@ -2,6 +2,7 @@ package system
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -145,4 +146,34 @@ func TestLookupsStayInRoot(t *testing.T) {
 	if _, _, _, err := LookupUser(root, "root"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("host root user leaked in: %v", err)
 	}
+}
+
+// LookupUID (test helper) returns the name of the first user with uid in
+// <root>/etc/passwd, or an error wrapping ErrNotFound.
+func LookupUID(root string, uid int) (string, error) {
+	entries, err := ReadPasswd(root)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.UID == uid {
+			return e.Name, nil
+		}
+	}
+	return "", fmt.Errorf("uid %d in %s: %w", uid, root, ErrNotFound)
+}
+
+// LookupGID (test helper) returns the name of the first group with gid, or an error
+// wrapping ErrNotFound.
+func LookupGID(root string, gid int) (string, error) {
+	entries, err := ReadGroup(root)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.GID == gid {
+			return e.Name, nil
+		}
+	}
+	return "", fmt.Errorf("gid %d in %s: %w", gid, root, ErrNotFound)
 }

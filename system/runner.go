@@ -82,13 +82,10 @@ type execRunner struct {
 	tools Tools
 }
 
-// NewRunner returns a Runner that executes commands. logger may be nil (the
-// process default logger is used). Each run logs, at debug, the quoted argv
+// NewRunner returns a Runner that executes commands. logger may be nil
+// (nothing is logged). Each run logs, at debug, the quoted argv
 // with secrets redacted, then the duration and exit code.
 func NewRunner(logger *log.Logger, tools Tools) Runner {
-	if logger == nil {
-		logger = log.Default()
-	}
 	if tools == nil {
 		tools = ToolsFromEnv()
 	}

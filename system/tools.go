@@ -179,6 +179,11 @@ func (t Tools) Names() []string {
 //	ZkeyRepository  FLINT_ZKEY_REPOSITORY      /etc/zkey/repository
 //	MountInfo       FLINT_MOUNTINFO            /proc/self/mountinfo
 //	SysClassBlock   FLINT_SYS_CLASS_BLOCK      /sys/class/block
+//	IgnitionRunDir  IGNITION_SYSTEM_RUNTIME_CONFIG_DIR  /run/ignition   (alias of RunDir)
+//	IgnitionLocalConfigDir  IGNITION_SYSTEM_LOCAL_CONFIG_DIR  /etc/ignition
+//	IgnitionSystemConfigDir IGNITION_SYSTEM_CONFIG_DIR  /usr/lib/ignition
+//	BootIDFile      FLINT_BOOT_ID_FILE         /proc/sys/kernel/random/boot_id
+//	Cmdline         FLINT_KERNEL_CMDLINE_PATH  /proc/cmdline (also IGNITION_KERNEL_CMDLINE_PATH)
 //
 // Derived from RunDir (not separately overridable): ConfigCache
 // (<RunDir>/config.json), StateFile (<RunDir>/state), NeedNetFlag
@@ -192,6 +197,10 @@ type Paths struct {
 	ZkeyRepository  string
 	MountInfo       string
 	SysClassBlock   string
+	BootIDFile      string
+	Cmdline         string
+	// Ignition's system config directories, read as aliases of flint's.
+	IgnitionRunDir, IgnitionLocalConfigDir, IgnitionSystemConfigDir string
 }
 
 // DefaultPaths returns the built-in locations.
@@ -205,6 +214,12 @@ func DefaultPaths() Paths {
 		ZkeyRepository:  "/etc/zkey/repository",
 		MountInfo:       "/proc/self/mountinfo",
 		SysClassBlock:   "/sys/class/block",
+		BootIDFile:      "/proc/sys/kernel/random/boot_id",
+		Cmdline:         "/proc/cmdline",
+
+		IgnitionRunDir:          "/run/ignition",
+		IgnitionLocalConfigDir:  "/etc/ignition",
+		IgnitionSystemConfigDir: "/usr/lib/ignition",
 	}
 }
 
@@ -225,6 +240,12 @@ func pathsFromLookup(lookup func(string) (string, bool)) Paths {
 		{"FLINT_ZKEY_REPOSITORY", &p.ZkeyRepository},
 		{"FLINT_MOUNTINFO", &p.MountInfo},
 		{"FLINT_SYS_CLASS_BLOCK", &p.SysClassBlock},
+		{"FLINT_BOOT_ID_FILE", &p.BootIDFile},
+		{"IGNITION_KERNEL_CMDLINE_PATH", &p.Cmdline},
+		{"FLINT_KERNEL_CMDLINE_PATH", &p.Cmdline},
+		{"IGNITION_SYSTEM_RUNTIME_CONFIG_DIR", &p.IgnitionRunDir},
+		{"IGNITION_SYSTEM_LOCAL_CONFIG_DIR", &p.IgnitionLocalConfigDir},
+		{"IGNITION_SYSTEM_CONFIG_DIR", &p.IgnitionSystemConfigDir},
 	} {
 		if v, ok := lookup(o.env); ok && v != "" {
 			*o.dst = v
@@ -238,6 +259,23 @@ func (p Paths) ConfigCache() string { return filepath.Join(p.RunDir, "config.jso
 
 // StateFile holds state passed between stage invocations.
 func (p Paths) StateFile() string { return filepath.Join(p.RunDir, "state") }
+
+// ConfigDirs returns the system config directories (user.ign, base.d,
+// base.platform.d) in priority order: flint's run, local and system dirs,
+// each followed by its Ignition alias (flint's wins at the same level).
+func (p Paths) ConfigDirs() []string {
+	return []string{p.RunDir, p.IgnitionRunDir, p.LocalConfigDir, p.IgnitionLocalConfigDir,
+		p.SystemConfigDir, p.IgnitionSystemConfigDir}
+}
+
+// BootID returns the kernel's boot id, "unknown" when it cannot be read.
+func (p Paths) BootID() string {
+	b, err := os.ReadFile(p.BootIDFile)
+	if err != nil || len(strings.TrimSpace(string(b))) == 0 {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
 
 // NeedNetFlag is created by fetch-offline when networking is needed.
 func (p Paths) NeedNetFlag() string { return filepath.Join(p.RunDir, "neednet") }

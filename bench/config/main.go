@@ -11,6 +11,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -34,7 +35,8 @@ func generate() []byte {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"path":"/srv/d%d/f%d","mode":420,"overwrite":true,"contents":{"source":"data:,hello%%20%d","verification":{"hash":"sha256-%064x"}},"user":{"id":%d}}`, i%100, i, i, i, i%1000)
+		sum := sha256.Sum256([]byte(fmt.Sprintf("hello %d", i))) // validate checks data: contents against the hash
+		fmt.Fprintf(&b, `{"path":"/srv/d%d/f%d","mode":420,"overwrite":true,"contents":{"source":"data:,hello%%20%d","verification":{"hash":"sha256-%x"}},"user":{"id":%d}}`, i%100, i, i, sum, i%1000)
 	}
 	b.WriteString(`],"directories":[`)
 	for i := 0; i < dirs; i++ {

@@ -31,7 +31,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/resource"
 )
 
@@ -48,7 +47,6 @@ func main() {
 	workers := flag.Int("workers", 16, "FetchAll workers")
 	dirFlag := flag.String("dir", "", "scratch directory (default: a new one under /var/tmp)")
 	flag.Parse()
-	log.SetDefault(log.New(io.Discard))
 	if *child {
 		if err := runChild(*url, *hash, *comp, *out); err != nil {
 			fmt.Fprintln(os.Stderr, err)

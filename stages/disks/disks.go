@@ -58,8 +58,8 @@ type env struct {
 	timeout time.Duration
 }
 
-func newEnv(s *Stage, c *stages.Context) *env {
-	e := &env{ctx: c.Ctx, log: c.Logger(), run: c.Runner, fetcher: c.Fetcher, paths: c.Paths, timeout: s.timeout()}
+func newEnv(ctx context.Context, s *Stage, c *stages.Context) *env {
+	e := &env{ctx: ctx, log: c.Log, run: c.Runner, fetcher: c.Fetcher, paths: c.Paths, timeout: s.timeout()}
 	if e.ctx == nil {
 		e.ctx = context.Background()
 	}
@@ -82,16 +82,16 @@ func newEnv(s *Stage, c *stages.Context) *env {
 }
 
 // Plan implements stages.Stage: it reads the machine and changes nothing.
-func (s *Stage) Plan(c *stages.Context) (stages.Plan, error) {
+func (s *Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
 	st := c.Config.Storage
-	p := &plan{env: newEnv(s, c)}
+	p := &plan{env: newEnv(ctx, s, c)}
 	if len(st.Disks) == 0 && len(st.Raid) == 0 && len(st.Luks) == 0 && len(st.Filesystems) == 0 {
 		return p, nil
 	}
 	e := p.env
 	changing := map[string]bool{} // kernel names the partitioning step changes
 	for _, d := range st.Disks {
-		dev, err := system.WaitForDevice(e.ctx, d.Device, e.timeout)
+		dev, err := system.DeviceWait{Log: e.log}.For(e.ctx, d.Device, e.timeout)
 		if err != nil {
 			return nil, fmt.Errorf("partitioning %s: %w", d.Device, err)
 		}
@@ -169,10 +169,10 @@ func (p *plan) Actions() []stages.Action {
 // RAID and LUKS, then filesystems. Filesystems on devices that no RAID or
 // LUKS step creates or consumes are made while RAID and LUKS are set up;
 // the others afterwards. All run through GOMAXPROCS (at least 4) workers.
-func (p *plan) Apply(c *stages.Context) error {
+func (p *plan) Apply(ctx context.Context, c *stages.Context) error {
 	e := p.env
-	if c.Ctx != nil {
-		e.ctx = c.Ctx
+	if ctx != nil {
+		e.ctx = ctx
 	}
 	if c.Runner != nil {
 		e.run = c.Runner
@@ -299,7 +299,7 @@ func settle(e *env, devs ...string) error {
 	if err == nil || errors.Is(err, system.ErrToolNotFound) {
 		return nil
 	}
-	return system.UdevSettle(e.ctx, e.run, "")
+	return system.UdevSettle(e.ctx, e.run, e.log, "")
 }
 
 func strOr(p *string, def string) string {

@@ -227,7 +227,7 @@ func applyFilesystems(e *env, fss []*fsPlan) error {
 
 // applyFilesystem returns the device it changed ("" when reused).
 func applyFilesystem(e *env, f *fsPlan) (string, error) {
-	dev, err := system.WaitForDevice(e.ctx, f.FS.Device, e.timeout)
+	dev, err := system.DeviceWait{Log: e.log}.For(e.ctx, f.FS.Device, e.timeout)
 	if err != nil {
 		return "", err
 	}

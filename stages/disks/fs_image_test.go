@@ -1,6 +1,7 @@
 package disks
 
 import (
+	"context"
 	"errors"
 	"os/exec"
 	"strings"
@@ -61,7 +62,7 @@ func TestFilesystemsOnImages(t *testing.T) {
 	cfg.Storage.Filesystems[5].WipeFilesystem = nil
 	dry := &system.DryRun{}
 	c := testContext(t, cfg, dry)
-	p, err := New().Plan(c)
+	p, err := New().Plan(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestFilesystemsOnImages(t *testing.T) {
 			t.Errorf("second run: %v", a)
 		}
 	}
-	if err := p.Apply(c); err != nil {
+	if err := p.Apply(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	if l := dry.Lines(); len(l) != 0 {
@@ -78,7 +79,7 @@ func TestFilesystemsOnImages(t *testing.T) {
 	}
 	// Wrong type without wipe: refused while planning.
 	cfg.Storage.Filesystems = []config.Filesystem{{Device: imgs["xfs"], Format: ptr("ext4")}}
-	_, err = New().Plan(testContext(t, cfg, dry))
+	_, err = New().Plan(context.Background(), testContext(t, cfg, dry))
 	if !errors.Is(err, ErrBadFilesystem) || !strings.Contains(err.Error(), "found xfs") {
 		t.Fatalf("wrong type: %v", err)
 	}

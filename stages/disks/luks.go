@@ -319,7 +319,7 @@ func writeKey(e *env, l config.Luks) (string, bool, error) {
 
 func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
 	l := lp.L
-	dev, err := system.WaitForDevice(e.ctx, lp.Device, e.timeout)
+	dev, err := system.DeviceWait{Log: e.log}.For(e.ctx, lp.Device, e.timeout)
 	if err != nil {
 		return err
 	}
@@ -413,7 +413,7 @@ func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
 	if _, dry := e.run.(*system.DryRun); dry {
 		return nil
 	}
-	_, err = system.WaitForDevice(e.ctx, mapper, e.timeout)
+	_, err = system.DeviceWait{Log: e.log}.For(e.ctx, mapper, e.timeout)
 	return err
 }
 

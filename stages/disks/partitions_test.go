@@ -187,7 +187,7 @@ func testContext(t *testing.T, cfg config.Config, r system.Runner) *stages.Conte
 	t.Helper()
 	p := system.DefaultPaths()
 	p.RunDir = t.TempDir()
-	return &stages.Context{Ctx: context.Background(), Config: cfg, Runner: r, Paths: p, State: &stages.State{}}
+	return &stages.Context{Config: cfg, Runner: r, Paths: p, State: &stages.State{}}
 }
 
 func diskConfig(dev string, wipe bool, parts ...config.Partition) config.Config {
@@ -199,11 +199,11 @@ func diskConfig(dev string, wipe bool, parts ...config.Partition) config.Config 
 func planApply(t *testing.T, cfg config.Config) (stages.Plan, error) {
 	t.Helper()
 	c := testContext(t, cfg, system.NewRunner(nil, nil))
-	p, err := New().Plan(c)
+	p, err := New().Plan(context.Background(), c)
 	if err != nil {
 		return nil, err
 	}
-	return p, p.Apply(c)
+	return p, p.Apply(context.Background(), c)
 }
 
 func TestImageCreateMatchResizeDelete(t *testing.T) {
@@ -289,7 +289,7 @@ func TestImageRefusalsBeforeAnyWrite(t *testing.T) {
 		"noexist":    diskConfig(img, false, config.Partition{Number: 3, SizeMiB: ptr(1)}, config.Partition{Number: 2, ShouldExist: ptr(false)}),
 		"size-nores": diskConfig(img, false, config.Partition{Number: 1, SizeMiB: ptr(8)}),
 	} {
-		_, err := New().Plan(testContext(t, cfg, system.NewRunner(nil, nil)))
+		_, err := New().Plan(context.Background(), testContext(t, cfg, system.NewRunner(nil, nil)))
 		if err == nil {
 			t.Fatalf("%s: planned", name)
 		}

@@ -68,7 +68,7 @@ func (r *raidPlan) action() stages.Action {
 func applyRaid(e *env, r *raidPlan) error {
 	devs := make([]string, 0, len(r.Devices))
 	for _, d := range r.Devices {
-		real, err := system.WaitForDevice(e.ctx, d, e.timeout)
+		real, err := system.DeviceWait{Log: e.log}.For(e.ctx, d, e.timeout)
 		if err != nil {
 			return err
 		}
@@ -81,6 +81,6 @@ func applyRaid(e *env, r *raidPlan) error {
 	if _, dry := e.run.(*system.DryRun); dry {
 		return nil
 	}
-	_, err := system.WaitForDevice(e.ctx, r.Path, e.timeout)
+	_, err := system.DeviceWait{Log: e.log}.For(e.ctx, r.Path, e.timeout)
 	return err
 }

@@ -58,21 +58,16 @@ func Lookup(name string) (stages.Stage, error) {
 	return nil, fmt.Errorf("unknown stage %q (stages: %s)", name, strings.Join(Names(), ", "))
 }
 
-// RunStage runs the stage called name against c (what `flint run --stage`
-// does once the config is acquired and c is filled in): plan, apply,
-// record the outcome in c.State, and after a successful files stage write
-// the result files. Saving the state is the caller's job.
-func RunStage(c *stages.Context, name string) error {
-	st, err := Lookup(name)
-	if err != nil {
+// runStage plans and applies st, recording the outcome in c.State; after
+// a successful files stage it writes the result files (the files stage
+// made everything it wrote durable first).
+func runStage(ctx context.Context, c *stages.Context, st stages.Stage) error {
+	if err := stages.RunStage(ctx, c, st); err != nil {
 		return err
 	}
-	if err := stages.RunStage(c, st); err != nil {
-		return err
-	}
-	if name == "files" {
+	if st.Name() == "files" {
 		if err := stages.WriteResult(c); err != nil {
-			return fmt.Errorf("files: %w", err)
+			return stages.Op("writing the result files", err)
 		}
 	}
 	return nil
@@ -84,8 +79,6 @@ type Options struct {
 	// Raw is the config; Source names it in logs ("-" for stdin).
 	Raw    []byte
 	Source string
-	// Parse defaults to config.Parse (the cli passes its any-version parser).
-	Parse stages.ParseFunc
 	// Offline refuses configs that need the network.
 	Offline bool
 	// IgnoreUnsupported skips the sections `apply` does not handle
@@ -96,12 +89,14 @@ type Options struct {
 	// builds with real (loop) devices.
 	AllStages bool
 	// BaseDirs are merged under the config (nil: none; see
-	// stages.SystemConfigDirs).
+	// system.Paths.ConfigDirs).
 	BaseDirs []string
 	Platform string
 	// Runner defaults to system.NewRunner(Log, system.ToolsFromEnv()).
 	Runner system.Runner
 	Paths  system.Paths
+	// Version is flint's version, for the result file.
+	Version string
 	// AuthorizedKeysFragment: nil = files.DefaultAuthorizedKeysFragment().
 	AuthorizedKeysFragment *bool
 	Log                    *log.Logger
@@ -142,9 +137,6 @@ type prepared struct {
 }
 
 func prepare(ctx context.Context, o *Options) (*prepared, error) {
-	if o.Log == nil {
-		o.Log = log.Default()
-	}
 	if o.Root == "" {
 		o.Root = "/"
 	}
@@ -161,12 +153,14 @@ func prepare(ctx context.Context, o *Options) (*prepared, error) {
 	}
 	fo := o.Fetch
 	fo.Offline = o.Offline
+	fo.Log = o.Log
 	f, err := resource.New(fo)
 	if err != nil {
 		return nil, fmt.Errorf("creating fetcher: %w", err)
 	}
-	a, err := stages.Acquire(ctx, stages.AcquireOptions{Raw: o.Raw, Source: o.Source, Parse: o.Parse, Fetcher: f,
-		BaseDirs: o.BaseDirs, Platform: o.Platform, Log: o.Log})
+	acq := &acquisition{src: ConfigSource{Platform: o.Platform, File: &stages.UserConfig{Raw: o.Raw, Source: o.Source}},
+		fetcher: f, baseDirs: o.BaseDirs, log: o.Log}
+	a, err := acq.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +174,9 @@ func prepare(ctx context.Context, o *Options) (*prepared, error) {
 	if o.AuthorizedKeysFragment != nil {
 		keys = *o.AuthorizedKeysFragment
 	}
-	c := &stages.Context{Ctx: ctx, Root: o.Root, Config: cfg, Platform: o.Platform, Log: o.Log, State: &stages.State{},
-		Fetcher: f, Runner: o.Runner, Paths: o.Paths, AuthorizedKeysFragment: keys, UserConfigProvided: a.UserProvided}
+	c := &stages.Context{Root: o.Root, Config: cfg, Platform: o.Platform, Log: o.Log, State: &stages.State{},
+		Fetcher: f, Runner: o.Runner, Paths: o.Paths, AuthorizedKeysFragment: keys, UserConfigProvided: a.UserProvided,
+		Version: o.Version}
 	c.State.FetchedConfigs = a.Fetched
 	p := &prepared{c: c}
 	if o.AllStages {
@@ -216,7 +211,7 @@ func Apply(ctx context.Context, o Options) error {
 	var umount stages.Stage
 	defer func() {
 		if umount != nil {
-			if uerr := stages.RunStage(c, umount); uerr != nil {
+			if uerr := stages.RunStage(ctx, c, umount); uerr != nil {
 				o.Log.Error("%v", uerr)
 			}
 		}
@@ -228,14 +223,14 @@ func Apply(ctx context.Context, o Options) error {
 		case "mount":
 			umount = mount.Umount{}
 		}
-		if err := RunStage(c, st.Name()); err != nil {
+		if err := runStage(ctx, c, st); err != nil {
 			return err
 		}
 	}
 	if umount != nil {
 		u := umount
 		umount = nil
-		return stages.RunStage(c, u)
+		return stages.RunStage(ctx, c, u)
 	}
 	return nil
 }
@@ -255,7 +250,7 @@ func Plan(ctx context.Context, o Options) ([]StagePlan, error) {
 	}
 	var out []StagePlan
 	for _, st := range p.stages {
-		pl, err := stages.PlanStage(p.c, st)
+		pl, err := stages.PlanStage(ctx, p.c, st)
 		if err != nil {
 			return out, err
 		}

@@ -4,9 +4,8 @@
 package fetch
 
 import (
+	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/flintboot/flint/config"
 	"github.com/flintboot/flint/resource"
@@ -61,9 +60,9 @@ func NeedsNetwork(cfg config.Config) []string {
 }
 
 // Plan implements stages.Stage. fetch is a no-op ("fetch complete");
-// fetch-offline creates the need-net flag when the config needs the
-// network.
-func (s Stage) Plan(c *stages.Context) (stages.Plan, error) {
+// fetch-offline plans the need-network flag when the config needs the
+// network (the engine creates it: its path is a `flint run` option).
+func (s Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
 	if !s.Offline {
 		return stages.Noop, nil
 	}
@@ -71,23 +70,11 @@ func (s Stage) Plan(c *stages.Context) (stages.Plan, error) {
 	if len(why) == 0 {
 		return stages.Noop, nil
 	}
-	flag := c.Paths.NeedNetFlag()
 	return &stages.Actions{
-		List: []stages.Action{{Op: "need-net", Target: flag, Detail: fmt.Sprintf("%d resources need the network, first: %s", len(why), why[0])}},
-		Do: func(c *stages.Context) error {
-			c.Logger().With("fetch-offline").Info("config needs networking (%s); creating %s", why[0], flag)
-			return WriteNeedNet(flag)
+		List: []stages.Action{{Op: "need-net", Target: "network", Detail: fmt.Sprintf("%d resources need the network, first: %s", len(why), why[0])}},
+		Do: func(ctx context.Context, c *stages.Context) error {
+			c.Log.With("fetch-offline").Info("config needs networking (%s)", why[0])
+			return nil
 		},
 	}, nil
-}
-
-// WriteNeedNet creates the need-net flag file.
-func WriteNeedNet(flag string) error {
-	if err := os.MkdirAll(filepath.Dir(flag), 0o755); err != nil {
-		return fmt.Errorf("creating need-net flag: %w", err)
-	}
-	if err := os.WriteFile(flag, nil, 0o644); err != nil {
-		return fmt.Errorf("creating need-net flag: %w", err)
-	}
-	return nil
 }

@@ -5,6 +5,7 @@
 package files
 
 import (
+	"context"
 	"os"
 	"strings"
 
@@ -28,9 +29,6 @@ const PresetFile = "/etc/systemd/system-preset/20-flint.preset"
 
 // UnitDir is where units and drop-ins are written.
 const UnitDir = "/etc/systemd/system"
-
-// FetchWorkers bounds concurrent remote fetches.
-var FetchWorkers = 8
 
 // DefaultAuthorizedKeysFragment returns the effective default: the build
 // flag, overridden by FLINT_AUTHORIZED_KEYS_FRAGMENT=true|false.
@@ -77,19 +75,19 @@ func (p *plan) add(op, target, detail string) {
 
 // Plan implements stages.Stage: it reads the root and returns every action,
 // failing on the first conflict it finds.
-func (Stage) Plan(c *stages.Context) (stages.Plan, error) {
+func (Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
 	p := &plan{st: newPlanner(c)}
 	cfg := &c.Config
-	if err := p.planPasswd(c, cfg); err != nil {
+	if err := p.planPasswd(ctx, c, cfg); err != nil {
 		return nil, err
 	}
-	if err := p.planNodes(c, cfg); err != nil {
+	if err := p.planNodes(ctx, c, cfg); err != nil {
 		return nil, err
 	}
-	if err := p.planUnits(c, cfg); err != nil {
+	if err := p.planUnits(ctx, c, cfg); err != nil {
 		return nil, err
 	}
-	if err := p.planLuks(c, cfg); err != nil {
+	if err := p.planLuks(ctx, c, cfg); err != nil {
 		return nil, err
 	}
 	// remote contents go first in the action list: they are fetched before
@@ -103,23 +101,23 @@ func (Stage) Plan(c *stages.Context) (stages.Plan, error) {
 }
 
 // Apply implements stages.Plan.
-func (p *plan) Apply(c *stages.Context) error {
+func (p *plan) Apply(ctx context.Context, c *stages.Context) error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
-	if err := p.fetchAll(c); err != nil {
+	if err := p.fetchAll(ctx, c); err != nil {
 		return err
 	}
 	defer p.cleanupFetch()
-	if err := p.applyPasswd(c); err != nil {
+	if err := p.applyPasswd(ctx, c); err != nil {
 		return err
 	}
-	if err := p.applyNodes(c); err != nil {
+	if err := p.applyNodes(ctx, c); err != nil {
 		return err
 	}
-	if err := p.applyUnits(c); err != nil {
+	if err := p.applyUnits(ctx, c); err != nil {
 		return err
 	}
-	if err := p.applyLuks(c); err != nil {
+	if err := p.applyLuks(ctx, c); err != nil {
 		return err
 	}
 	// one syncfs for everything written (cheaper than an fsync per file)

@@ -2,6 +2,7 @@ package files
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path"
@@ -20,7 +21,7 @@ type luksOp struct {
 	keyPath string // /etc/luks/<name>
 }
 
-func (p *plan) planLuks(c *stages.Context, cfg *config.Config) error {
+func (p *plan) planLuks(ctx context.Context, c *stages.Context, cfg *config.Config) error {
 	if c.State == nil || len(cfg.Storage.Luks) == 0 {
 		return nil
 	}
@@ -54,12 +55,12 @@ func (p *plan) planLuks(c *stages.Context, cfg *config.Config) error {
 	return nil
 }
 
-func (p *plan) applyLuks(c *stages.Context) error {
+func (p *plan) applyLuks(ctx context.Context, c *stages.Context) error {
 	if len(p.luks) == 0 {
 		return nil
 	}
 	root := p.st.root
-	done := c.Logger().With("files").Op("persisting %d LUKS volumes", len(p.luks))
+	done := c.Log.With("files").Op("persisting %d LUKS volumes", len(p.luks))
 	err := func() error {
 		real, err := system.SecureJoin(root, crypttab)
 		if err != nil {

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -163,7 +164,7 @@ func sortNodes(ns []*node) {
 	})
 }
 
-func (p *plan) planNodes(c *stages.Context, cfg *config.Config) error {
+func (p *plan) planNodes(ctx context.Context, c *stages.Context, cfg *config.Config) error {
 	var ns []*node
 	for i := range cfg.Storage.Files {
 		f := &cfg.Storage.Files[i]
@@ -185,7 +186,7 @@ func (p *plan) planNodes(c *stages.Context, cfg *config.Config) error {
 		if n.hard {
 			n.kind = kOther
 			if n.user.set() || n.group.set() {
-				c.Logger().Warn("%s: user/group ignored for hard link", l.Path)
+				c.Log.Warn("%s: user/group ignored for hard link", l.Path)
 			}
 		}
 		ns = append(ns, n)
@@ -205,7 +206,7 @@ func (p *plan) planNodes(c *stages.Context, cfg *config.Config) error {
 		}
 		seen[real] = n.cfgPath
 		n.real = real
-		if err := p.planNode(c, n); err != nil {
+		if err := p.planNode(ctx, c, n); err != nil {
 			return err
 		}
 	}
@@ -229,7 +230,7 @@ func (p *plan) planOwner(n *node) error {
 	return nil
 }
 
-func (p *plan) planNode(c *stages.Context, n *node) error {
+func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
 	s := p.st
 	rel := n.cfgPath
 	if err := s.checkParents(n.real, rel); err != nil {
@@ -445,7 +446,7 @@ func (x *ids) resolve(n *node, root string) (int, int, error) {
 	return uid, gid, nil
 }
 
-func (p *plan) applyNodes(c *stages.Context) error {
+func (p *plan) applyNodes(ctx context.Context, c *stages.Context) error {
 	if len(p.nodes) == 0 {
 		return nil
 	}
@@ -453,14 +454,14 @@ func (p *plan) applyNodes(c *stages.Context) error {
 	if err != nil {
 		return err
 	}
-	l := c.Logger().With("files")
+	l := c.Log.With("files")
 	for _, n := range p.nodes {
 		if n.noop {
 			continue
 		}
 		what := map[kind]string{kFile: "writing file", kDir: "creating directory", kSymlink: "creating link", kOther: "creating hard link"}[n.kind]
 		done := l.Op("%s %q", what, n.cfgPath)
-		err := p.applyNode(c, n, x)
+		err := p.applyNode(ctx, c, n, x)
 		done(err)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", what, n.cfgPath, err)
@@ -469,7 +470,7 @@ func (p *plan) applyNodes(c *stages.Context) error {
 	return nil
 }
 
-func (p *plan) applyNode(c *stages.Context, n *node, x *ids) error {
+func (p *plan) applyNode(ctx context.Context, c *stages.Context, n *node, x *ids) error {
 	root := p.st.root
 	// resolve again: earlier entries may have changed the tree
 	real, err := system.SecureJoin(root, n.cfgPath)
@@ -493,7 +494,7 @@ func (p *plan) applyNode(c *stages.Context, n *node, x *ids) error {
 	}
 	switch {
 	case n.kind == kFile:
-		return p.writeFile(c, n, real, uid, gid)
+		return p.writeFile(ctx, c, n, real, uid, gid)
 	case n.kind == kDir:
 		if !n.keep {
 			if err := os.Mkdir(real, 0o755); err != nil {
@@ -562,7 +563,7 @@ func mkdirParents(root, real string) error {
 // writeFile writes contents and appends to a temporary file beside real,
 // sets owner and mode on it and renames it into place, so readers see the
 // old file or the complete new one.
-func (p *plan) writeFile(c *stages.Context, n *node, real string, uid, gid int) error {
+func (p *plan) writeFile(ctx context.Context, c *stages.Context, n *node, real string, uid, gid int) error {
 	var fi fs.FileInfo
 	if n.keep {
 		var err error
@@ -638,7 +639,7 @@ func (p *plan) writeFile(c *stages.Context, n *node, real string, uid, gid int) 
 		if !hasSource(r) {
 			continue
 		}
-		if err := c.Fetcher.Fetch(c.Ctx, stages.ToSource(r), tmp); err != nil {
+		if err := c.Fetcher.Fetch(ctx, stages.ToSource(r), tmp); err != nil {
 			return fmt.Errorf("fetching %s: %w", sourceDesc(r), err)
 		}
 	}

@@ -2,6 +2,7 @@ package files
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -49,9 +50,8 @@ func dryLines(f func(r system.Runner) error) string {
 	return strings.Join(d.Lines(), "; ")
 }
 
-func (p *plan) planPasswd(c *stages.Context, cfg *config.Config) error {
+func (p *plan) planPasswd(ctx context.Context, c *stages.Context, cfg *config.Config) error {
 	root := p.st.root
-	ctx := c.Ctx
 	for _, g := range cfg.Passwd.Groups {
 		_, err := system.LookupGroup(root, g.Name)
 		present := err == nil
@@ -119,19 +119,19 @@ func keysRel(c *stages.Context) string {
 	return ".ssh/authorized_keys"
 }
 
-func (p *plan) applyPasswd(c *stages.Context) error {
+func (p *plan) applyPasswd(ctx context.Context, c *stages.Context) error {
 	root := p.st.root
-	l := c.Logger().With("files")
+	l := c.Log.With("files")
 	for _, op := range p.groups {
 		done := l.Op("%s group %q", op.action, op.g.Name)
 		var err error
 		switch op.action {
 		case "add":
-			err = system.AddGroup(c.Ctx, c.Runner, root, op.g)
+			err = system.AddGroup(ctx, c.Runner, root, op.g)
 		case "modify":
-			err = system.ModifyGroup(c.Ctx, c.Runner, root, op.g)
+			err = system.ModifyGroup(ctx, c.Runner, root, op.g)
 		case "delete":
-			err = system.DeleteGroup(c.Ctx, c.Runner, root, op.g.Name)
+			err = system.DeleteGroup(ctx, c.Runner, root, op.g.Name)
 		}
 		done(err)
 		if err != nil {
@@ -143,14 +143,14 @@ func (p *plan) applyPasswd(c *stages.Context) error {
 		var err error
 		switch op.action {
 		case "add":
-			err = system.AddUser(c.Ctx, c.Runner, root, op.u)
+			err = system.AddUser(ctx, c.Runner, root, op.u)
 		case "modify":
-			err = system.ModifyUser(c.Ctx, c.Runner, root, op.u)
+			err = system.ModifyUser(ctx, c.Runner, root, op.u)
 		case "delete":
-			err = system.DeleteUser(c.Ctx, c.Runner, root, op.u.Name)
+			err = system.DeleteUser(ctx, c.Runner, root, op.u.Name)
 		}
 		if err == nil && op.action != "delete" {
-			err = p.afterUser(c, op)
+			err = p.afterUser(ctx, c, op)
 		}
 		done(err)
 		if err != nil {
@@ -162,7 +162,7 @@ func (p *plan) applyPasswd(c *stages.Context) error {
 
 // afterUser fixes mount-stage directories inside the home and writes the
 // SSH keys, owned by the user.
-func (p *plan) afterUser(c *stages.Context, op userOp) error {
+func (p *plan) afterUser(ctx context.Context, c *stages.Context, op userOp) error {
 	root := p.st.root
 	uid, gid, home, err := system.LookupUser(root, op.u.Name)
 	if err != nil {
@@ -190,7 +190,7 @@ func (p *plan) afterUser(c *stages.Context, op userOp) error {
 	if home == "" {
 		return fmt.Errorf("user %q has no home directory for SSH keys", op.u.Name)
 	}
-	done := c.Logger().With("files").Op("adding %d SSH keys for %q", len(op.keys), op.u.Name)
+	done := c.Log.With("files").Op("adding %d SSH keys for %q", len(op.keys), op.u.Name)
 	err = writeKeys(root, home, uid, gid, op.keys, c.AuthorizedKeysFragment)
 	done(err)
 	return err

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -32,9 +33,9 @@ func (p *plan) addPrefetch(r config.Resource, forPath string) *prefetch {
 // stagingDir holds prefetched contents until they are copied into place.
 
 // fetchAll fetches every remote resource concurrently (at most
-// FetchWorkers at a time) into a private directory inside the root, so a
+// c.FetchWorkers at a time) into a private directory inside the root, so a
 // failed fetch leaves the root untouched.
-func (p *plan) fetchAll(c *stages.Context) error {
+func (p *plan) fetchAll(ctx context.Context, c *stages.Context) error {
 	if len(p.prefetch) == 0 {
 		return nil
 	}
@@ -48,8 +49,8 @@ func (p *plan) fetchAll(c *stages.Context) error {
 		pf.file = filepath.Join(dir, strconv.Itoa(i))
 		jobs[i] = resource.Job{Source: stages.ToSource(pf.res), Dest: pf.file, Mode: 0o600}
 	}
-	done := c.Logger().With("files").Op("fetching %d remote resources", len(jobs))
-	err = c.Fetcher.FetchAll(c.Ctx, jobs, FetchWorkers)
+	done := c.Log.With("files").Op("fetching %d remote resources", len(jobs))
+	err = c.Fetcher.FetchAll(ctx, jobs, c.FetchWorkers)
 	done(err)
 	if err != nil {
 		p.cleanupFetch()

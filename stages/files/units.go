@@ -2,6 +2,7 @@ package files
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -83,13 +84,13 @@ func presetLines(units []config.Unit) []string {
 	return plain
 }
 
-func (p *plan) planUnits(c *stages.Context, cfg *config.Config) error {
+func (p *plan) planUnits(ctx context.Context, c *stages.Context, cfg *config.Config) error {
 	units := cfg.Systemd.Units
 	byName := map[string]*config.Unit{}
 	for i := range units {
 		byName[units[i].Name] = &units[i]
 	}
-	l := c.Logger().With("files")
+	l := c.Log.With("files")
 	for _, u := range units {
 		for _, d := range u.Dropins {
 			if d.Contents == nil {
@@ -171,9 +172,9 @@ func writeRootFile(root, cfgPath string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp.Name(), real)
 }
 
-func (p *plan) applyUnits(c *stages.Context) error {
+func (p *plan) applyUnits(ctx context.Context, c *stages.Context) error {
 	root := p.st.root
-	l := c.Logger().With("files")
+	l := c.Log.With("files")
 	for _, op := range p.units {
 		var err error
 		var done func(error)
@@ -189,7 +190,7 @@ func (p *plan) applyUnits(c *stages.Context) error {
 			err = unmask(root, op.cfgPath)
 		case "disable":
 			done = l.Op("disabling unit %q", op.unit)
-			err = disable(c, root, op.unit)
+			err = disable(ctx, c, root, op.unit)
 		}
 		done(err)
 		if err != nil {
@@ -241,15 +242,15 @@ func unmask(root, cfgPath string) error {
 // enabled there. Without systemctl there is nothing that could have
 // enabled it through the usual symlinks flint knows about, so a missing
 // binary is logged and skipped.
-func disable(c *stages.Context, root, unit string) error {
-	_, err := c.Runner.Run(c.Ctx, system.Cmd{Name: system.ToolSystemctl, Args: []string{"--root", root, "is-enabled", unit}})
+func disable(ctx context.Context, c *stages.Context, root, unit string) error {
+	_, err := c.Runner.Run(ctx, system.Cmd{Name: system.ToolSystemctl, Args: []string{"--root", root, "is-enabled", unit}})
 	if errors.Is(err, system.ErrToolNotFound) {
-		c.Logger().Info("systemctl not found; not checking whether %s is enabled", unit)
+		c.Log.Info("systemctl not found; not checking whether %s is enabled", unit)
 		return nil
 	}
 	if err != nil {
 		return nil // not enabled (or unknown): nothing to undo
 	}
-	_, err = c.Runner.Run(c.Ctx, system.Cmd{Name: system.ToolSystemctl, Args: []string{"--root", root, "disable", unit}})
+	_, err = c.Runner.Run(ctx, system.Cmd{Name: system.ToolSystemctl, Args: []string{"--root", root, "disable", unit}})
 	return err
 }

@@ -5,6 +5,7 @@
 package kargs
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -34,16 +35,16 @@ func Args(c *stages.Context) []string {
 }
 
 // Plan implements stages.Stage.
-func (Stage) Plan(c *stages.Context) (stages.Plan, error) {
+func (Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
 	args := Args(c)
 	if len(args) == 0 {
 		return stages.Noop, nil
 	}
 	return &stages.Actions{
 		List: []stages.Action{{Op: "run-helper", Target: system.ToolKargsHelper, Detail: strings.Join(args, " ")}},
-		Do: func(c *stages.Context) error {
-			done := c.Logger().With("kargs").Op("running %s with %d arguments", system.ToolKargsHelper, len(args)/2)
-			_, err := c.Runner.Run(c.Ctx, system.Cmd{Name: system.ToolKargsHelper, Args: args})
+		Do: func(ctx context.Context, c *stages.Context) error {
+			done := c.Log.With("kargs").Op("running %s with %d arguments", system.ToolKargsHelper, len(args)/2)
+			_, err := c.Runner.Run(ctx, system.Cmd{Name: system.ToolKargsHelper, Args: args})
 			done(err)
 			if err != nil {
 				return fmt.Errorf("updating kernel arguments: %w", err)

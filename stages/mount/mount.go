@@ -4,6 +4,7 @@
 package mount
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -67,7 +68,7 @@ type step struct {
 // Plan implements stages.Stage. Every component of every mount path must
 // be a real directory (symbolic links are refused so a mount never lands
 // outside the root) or missing; missing ones are created 0755.
-func (Mount) Plan(c *stages.Context) (stages.Plan, error) {
+func (Mount) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
 	var steps []step
 	var acts []stages.Action
 	planned := map[string]bool{}
@@ -110,7 +111,7 @@ func (Mount) Plan(c *stages.Context) (stages.Plan, error) {
 	if len(steps) == 0 {
 		return stages.Noop, nil
 	}
-	return &stages.Actions{List: acts, Do: func(c *stages.Context) error {
+	return &stages.Actions{List: acts, Do: func(ctx context.Context, c *stages.Context) error {
 		for _, st := range steps {
 			for _, d := range st.create {
 				if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -129,7 +130,7 @@ func (Mount) Plan(c *stages.Context) (stages.Plan, error) {
 			for _, o := range st.fs.MountOptions {
 				opts = append(opts, string(o))
 			}
-			if err := system.Mount(c.Ctx, c.Runner, st.fs.Device, st.target, *st.fs.Format, opts); err != nil {
+			if err := system.Mount(ctx, c.Runner, c.Log, st.fs.Device, st.target, *st.fs.Format, opts); err != nil {
 				return fmt.Errorf("mounting %s on %s: %w", st.fs.Device, st.target, err)
 			}
 		}
@@ -145,7 +146,7 @@ func (Umount) Name() string { return "umount" }
 
 // Plan implements stages.Stage: unmount deepest first; paths that are not
 // mount points are skipped.
-func (Umount) Plan(c *stages.Context) (stages.Plan, error) {
+func (Umount) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
 	fss := Mountable(c.Config)
 	var targets []string
 	var acts []stages.Action
@@ -166,10 +167,10 @@ func (Umount) Plan(c *stages.Context) (stages.Plan, error) {
 	if len(targets) == 0 {
 		return stages.Noop, nil
 	}
-	return &stages.Actions{List: acts, Do: func(c *stages.Context) error {
+	return &stages.Actions{List: acts, Do: func(ctx context.Context, c *stages.Context) error {
 		for _, t := range targets {
-			done := c.Logger().With("umount").Op("unmounting %s", t)
-			err := system.Unmount(c.Ctx, t)
+			done := c.Log.With("umount").Op("unmounting %s", t)
+			err := system.Unmount(ctx, t)
 			done(err)
 			if err != nil {
 				return err
