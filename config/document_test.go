@@ -216,3 +216,27 @@ func FuzzJSONLikeEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// Keys further than 64 KiB from their value, and very deep nesting.
+func TestLongKeysAndDepth(t *testing.T) {
+	longKey := strings.Repeat("k", 70000)
+	raw := `{"ignition":{"version":"3.4.0"},"` + longKey + `":1,"storage"` + strings.Repeat(" ", 70000) + `:{"filez":[]}}`
+	_, r, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err, r)
+	}
+	if e := entryAt(r, report.Warn, "$."+longKey); e == nil || e.Marker.StartP.Column != 33 {
+		t.Errorf("long key not reported at its position:\n%.200v", r)
+	}
+	if e := entryAt(r, report.Warn, "$.storage.filez"); e == nil || e.Marker.StartP.Column != int64(len(raw)-len(`"filez":[]}}`)+1) {
+		t.Errorf("key after a long gap not reported at its position: %+v", e)
+	}
+	deep := strings.Repeat("[", 10001) + strings.Repeat("]", 10001)
+	if _, r, err := ReadDocument([]byte(deep)); err != ErrInvalid || !strings.Contains(r.String(), "exceeded max depth") {
+		t.Errorf("depth 10001: %v %v", err, r)
+	}
+	ok := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
+	if _, _, err := ReadDocument([]byte(ok)); err != nil {
+		t.Errorf("depth 10000: %v", err)
+	}
+}
