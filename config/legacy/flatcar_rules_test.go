@@ -1,6 +1,8 @@
 package legacy
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"testing"
 
@@ -213,5 +215,19 @@ func TestZeroesWithShouldNotExistLegacyOnly(t *testing.T) {
 	_, r, _ := ParseAny([]byte(`{"ignition":{"version":"2.2.0"},` + disk))
 	if hasEntry(r, report.Error, "", ErrZeroesWithShouldNotExist.Error()) {
 		t.Errorf("2.2 refused with a 2.3 rule:\n%v", r)
+	}
+}
+
+// The 2.x parsers gunzip the config before looking for a cloud-config or a
+// script on its first line.
+func TestDetectGzippedNonConfigs(t *testing.T) {
+	for in, want := range map[string]error{"#cloud-config\nhostname: x\n": config.ErrCloudConfig, "#!/bin/sh\necho hi\n": config.ErrScript} {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(in))
+		zw.Close()
+		if _, _, _, err := Detect(b.Bytes()); !errors.Is(err, want) {
+			t.Errorf("gzipped %q: %v, want %v", in, err, want)
+		}
 	}
 }

@@ -42,8 +42,8 @@ func (s Spec) String() string {
 }
 
 // firstLine returns the first line of raw (gunzipped first if it is gzip
-// data, as the 2.x parsers did), without trailing white space; it reads no
-// more than that line.
+// data, as the 2.x parsers did), without trailing white space. It reads at
+// most 256 bytes of it, enough to tell a cloud-config or a script.
 func firstLine(raw []byte) string {
 	var r io.Reader = bytes.NewReader(raw)
 	if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
@@ -51,7 +51,7 @@ func firstLine(raw []byte) string {
 			r = zr
 		}
 	}
-	line, _ := bufio.NewReaderSize(io.LimitReader(r, 1<<20), 256).ReadSlice('\n')
+	line, _ := bufio.NewReaderSize(r, 256).ReadSlice('\n')
 	return strings.TrimRightFunc(string(line), unicode.IsSpace)
 }
 
