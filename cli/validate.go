@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/coreos/vcontext/report"
+	"github.com/flintboot/flint/config"
 	"github.com/flintboot/flint/config/legacy"
 )
 
@@ -50,7 +51,14 @@ func runValidate(e *Env) error {
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
-	_, rpt, perr := legacy.ParseAny(raw)
+	var rpt report.Report
+	var perr error
+	if config.IsBlank(raw) {
+		// white space only is no config at all, as an empty file is
+		perr = config.ErrEmpty
+	} else {
+		_, rpt, perr = legacy.ParseAny(raw)
+	}
 	valid := perr == nil && !rpt.IsFatal()
 	warned := false
 	for _, en := range rpt.Entries {

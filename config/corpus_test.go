@@ -44,6 +44,7 @@ func TestCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, r, perr := Parse(raw)
+			checkNoLegacyRule(t, r)
 			valid := perr == nil && !r.IsFatal()
 			paths := map[string]bool{}
 			for _, e := range r.Entries {
