@@ -274,6 +274,55 @@ func TestRunHyperVKVP(t *testing.T) {
 	}
 }
 
+// TestRunHyperVNeedNet: the config merges one from the network, so
+// fetch-offline only raises the need-network flag; the fetch stage reads
+// KVP again, but the host sends its pools once per boot: flint kept them
+// in the initramfs's /var/lib/hyperv and uses them.
+func TestRunHyperVNeedNet(t *testing.T) {
+	d := runEnv(t, "")
+	sys := filepath.Join(d, "sys")
+	t.Setenv("FLINT_TEST_SYSROOT", sys)
+	t.Setenv("FLINT_TOOL_MODPROBE", "true")
+	k, dev := newKVPKernel(t)
+	os.MkdirAll(filepath.Join(sys, "dev/vmbus"), 0o755)
+	os.Symlink(dev, filepath.Join(sys, "dev/vmbus/hv_kvp"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(goodConfig)) }))
+	defer srv.Close()
+	cfg := `{"ignition":{"version":"3.4.0","config":{"merge":[{"source":"` + srv.URL + `/merged.ign"}]}}}`
+	done := make(chan error, 1)
+	go k.serve([]kvpExchange{{hostRequest(hvOpSet, 0, "ignition.config", cfg), hvSOK}}, done)
+	root := filepath.Join(d, "root")
+	os.MkdirAll(root, 0o755)
+	if o, e, code := flint(t, "run", "--stage", "fetch-offline", "--platform", "hyperv", "--root", root, "--log-to-stdout"); code != 0 {
+		t.Fatalf("fetch-offline: exit %d\n%s%s", code, o, e)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(d, "run", "neednet")); err != nil {
+		t.Fatalf("no need-network flag: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(sys, "var/lib/hyperv/.kvp_pool_0")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("pools not kept in the initramfs: %v %v", fi, err)
+	}
+	// second registration: the host has nothing more to say
+	go k.serve(nil, done)
+	for _, s := range []string{"fetch", "files"} {
+		if o, e, code := flint(t, "run", "--stage", s, "--platform", "hyperv", "--root", root, "--log-to-stdout"); code != 0 {
+			t.Fatalf("stage %s: exit %d\n%s%s", s, code, o, e)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/hello.txt")); string(b) != "hello" {
+		t.Errorf("hello.txt = %q: the merged config was not applied", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "var/lib/hyperv/.kvp_pool_0")); !bytes.Contains(b, []byte("ignition.config")) {
+		t.Error("pool 0 not written into the root")
+	}
+}
+
 func TestRunHyperVDaemonPoolFiles(t *testing.T) {
 	// a KVP daemon already ran in the initramfs (no device for flint):
 	// its pool files are read and carried into the root

@@ -27,7 +27,8 @@ import (
 // registers first, so FetchWithFiles hands all five pools to the files
 // stage, which writes them where hv_kvp_daemon keeps them
 // (/var/lib/hyperv/.kvp_pool_<N>, 0600: they hold the config), for the
-// daemon of the real root to load.
+// daemon of the real root to load. flint keeps them there in the
+// initramfs too, as the daemon would.
 //
 // When the device is held by a running hv_kvp_daemon (EBUSY), or never
 // appears but a daemon left pool files behind, flint reads the pool files
@@ -184,6 +185,9 @@ func (hyperv) FetchWithFiles(ctx context.Context, env *Env) ([]byte, []OutputFil
 				Data: EncodeKVPPool(pools[n].keys, pools[n].vals),
 			})
 		}
+		if sets > 0 {
+			keepKVPPools(env, files)
+		}
 		cfg, ok := HypervConfig(pools[0].vals)
 		if !ok {
 			env.Log.Info("hyperv: KVP pool 0 has no ignition.config key")
@@ -196,6 +200,25 @@ func (hyperv) FetchWithFiles(ctx context.Context, env *Env) ([]byte, []OutputFil
 		return readKVPPoolFiles(env)
 	}
 	return nil, nil, fmt.Errorf("hyperv: %w", err)
+}
+
+// keepKVPPools writes the pools where hv_kvp_daemon keeps them, here (the
+// initramfs): the host sends them once per boot, and a second read in this
+// boot (fetch after fetch-offline found the config needs the network) or a
+// daemon started later finds them there.
+func keepKVPPools(env *Env, files []OutputFile) {
+	dir := env.sysPath(kvpPoolDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		env.Log.Warn("hyperv: keeping the KVP pools: %v", err)
+		return
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.Base(f.Path))
+		if err := system.WriteFileAtomic(p, bytes.NewReader(f.Data), f.Mode); err != nil {
+			env.Log.Warn("hyperv: keeping the KVP pools: %v", err)
+			return
+		}
+	}
 }
 
 func kvpPoolFilesExist(env *Env) bool {
