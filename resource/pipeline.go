@@ -1,11 +1,11 @@
 package resource
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
-	"bufio"
 	"errors"
 	"fmt"
 	"hash"
