@@ -269,6 +269,11 @@ func TestRunHyperVKVP(t *testing.T) {
 	if strings.Contains(outs.String(), canary) {
 		t.Error("the config's canary reached the output (with --debug)")
 	}
+	for _, p := range []string{filepath.Join(root, "etc/.flint-result.json"), filepath.Join(root, "etc/.ignition-result.json")} {
+		if b, err := os.ReadFile(p); err != nil || bytes.Contains(b, []byte(canary)) {
+			t.Errorf("%s: %v, or the canary is in it", p, err)
+		}
+	}
 	if !strings.Contains(outs.String(), "received") {
 		t.Errorf("no log of the KVP exchange:\n%s", outs.String())
 	}
