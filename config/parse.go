@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strings"
 
 	"github.com/coreos/go-semver/semver"
 	"github.com/coreos/vcontext/report"
@@ -101,15 +102,59 @@ func parseVersion(doc *Document, idx int) (Config, Report, error) {
 			Kind: report.Warn, Message: msg, Context: u.Path, Marker: tree.Marker{StartP: u.Pos},
 		})
 	}
+	translateUp(&cfg, idx)
+	if laxerThanNewest(idx) {
+		runtimeRules(&cfg, doc.d, &r)
+	}
 	r.Merge(notes)
 	doc.Locate(&r)
 	if r.IsFatal() {
 		return Config{}, r, ErrInvalid
 	}
-	translateUp(&cfg, idx)
 	return cfg, r, nil
 }
 
+// laxerThanNewest reports whether version idx's validator accepts things
+// the newest version's refuses (sources, link targets, clevis custom
+// presence).
+func laxerThanNewest(idx int) bool {
+	v, n := Versions[idx], Versions[len(Versions)-1]
+	return v.RequiredSources != n.RequiredSources || v.LinkTargetRequired != n.LinkTargetRequired ||
+		v.ClevisCustomPointer != n.ClevisCustomPointer
+}
+
+// runtimeRules adds what the reference refuses when it runs although its
+// validator of an older version accepts it: at run time the reference
+// validates the translated config under the newest version's rules
+// ("merging configs resulted in an invalid config"), so flint's validate
+// says so first (docs/validation.md).
+func runtimeRules(cfg *Config, root *jdoc, r *Report) {
+	var have []string // paths with an error already
+	for _, e := range r.Entries {
+		if e.Kind == report.Error {
+			have = append(have, e.Context.String())
+		}
+	}
+	covered := func(p string) bool {
+		for _, h := range have {
+			if h == p || strings.HasPrefix(h, p+".") || strings.HasPrefix(p, h+".") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range validateTree(cfg, len(Versions)-1, root).Entries {
+		if e.Kind != report.Error || covered(e.Context.String()) {
+			continue
+		}
+		e.Message += RuntimeRuleNote
+		r.Entries = append(r.Entries, e)
+	}
+}
+
+// RuntimeRuleNote ends the message of an error that only the reference's
+// run time reports for the config's own version.
+const RuntimeRuleNote = " (the reference refuses this when it runs, under the newest spec's rules)"
 // translateUp applies the behaviour changes between the declared version and
 // the newest one, then stamps the newest version.
 func translateUp(cfg *Config, idx int) {
