@@ -7,8 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
 
 // Version is set at build time with -ldflags "-X github.com/flintboot/flint/cli.Version=...".
@@ -51,6 +54,10 @@ var aliases = map[string]string{
 
 // Run runs flint with the given argv.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// SIGTERM and SIGINT cancel ctx: the stages stop and remove their
+	// temporary files, and flint exits with the failure code.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	e := &Env{Ctx: ctx, Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	name := ""
 	if len(args) > 0 {
