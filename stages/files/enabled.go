@@ -86,14 +86,13 @@ type installInfo struct {
 	masked   bool
 	wantedBy []string
 	reqBy    []string
-	upheldBy []string
 	aliases  []string
 	also     []string
 	defInst  string
 }
 
 func (i *installInfo) hasRules() bool {
-	return len(i.aliases)+len(i.wantedBy)+len(i.reqBy)+len(i.upheldBy) > 0
+	return len(i.aliases)+len(i.wantedBy)+len(i.reqBy) > 0
 }
 
 // unitRoot looks at units inside one root.
@@ -210,8 +209,6 @@ func (i *installInfo) parseInstall(contents string) {
 			list(&i.wantedBy)
 		case "RequiredBy":
 			list(&i.reqBy)
-		case "UpheldBy":
-			list(&i.upheldBy)
 		case "Alias":
 			list(&i.aliases)
 		case "Also":
@@ -379,7 +376,8 @@ func (u unitRoot) findLinks(i *installInfo, dir string, matchName, ignoreSameNam
 			continue
 		}
 		ext := path.Ext(e.Name())
-		if ext != ".wants" && ext != ".requires" && ext != ".upholds" {
+		// (systemd 252 has no UpheldBy= in [Install], so no .upholds here)
+		if ext != ".wants" && ext != ".requires" {
 			continue
 		}
 		sub := dir + "/" + e.Name()
@@ -503,6 +501,7 @@ func (u unitRoot) disableLinks(name string) (links, dirs []string) {
 		}
 		marked[n] = true
 		if ok {
+			marked[i.name] = true // an alias disables what it names
 			queue = append(queue, i.also...)
 		}
 	}
