@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bufio"
+
 	"github.com/flintboot/flint/stages/engine"
 )
 
@@ -12,7 +14,10 @@ func runPlan(e *Env) error {
 		return err
 	}
 	plans, err := engine.Plan(e.Ctx, o)
-	engine.PrintPlan(e.Stdout, plans)
+	// one write per buffer, not two per action (20,000 entries: 40,000 writes)
+	w := bufio.NewWriterSize(e.Stdout, 64<<10)
+	engine.PrintPlan(w, plans)
+	w.Flush()
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}

@@ -203,7 +203,7 @@ func copyExisting(w io.Writer, real string) error {
 
 // writePart writes one resource's contents to f: plain data URLs are
 // decoded here, everything else streams through the fetcher.
-func writePart(ctx context.Context, c *stages.Context, r config.Resource, f *os.File) error {
+func writePart(ctx context.Context, c *stages.Context, r config.Resource, f io.Writer) error {
 	if !hasSource(r) {
 		return nil
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -66,16 +65,11 @@ type planner struct {
 	disk    map[string]diskEntry
 	dirs    map[string]dirInfo // on-disk directories looked at
 	devDir  map[uint64]string  // one on-disk directory per filesystem seen
-	res     map[string]resolved
-	users   map[string]bool // users the plan creates
-	groups  map[string]bool // groups the plan creates
+	links   map[string]string  // readlink cache
+	users   map[string]bool    // users the plan creates
+	groups  map[string]bool    // groups the plan creates
 	euid    int
 	egid    int
-}
-
-type resolved struct {
-	real string
-	err  error
 }
 
 func newPlanner(root string) *planner {
@@ -84,7 +78,7 @@ func newPlanner(root string) *planner {
 	}
 	return &planner{root: filepath.Clean(root), removed: map[string]bool{}, created: map[string]kind{},
 		newDirs: map[string]dirInfo{}, disk: map[string]diskEntry{}, dirs: map[string]dirInfo{},
-		devDir: map[uint64]string{}, res: map[string]resolved{}, users: map[string]bool{}, groups: map[string]bool{},
+		devDir: map[uint64]string{}, links: map[string]string{}, users: map[string]bool{}, groups: map[string]bool{},
 		euid: os.Geteuid(), egid: os.Getegid()}
 }
 
@@ -100,6 +94,13 @@ func (s *planner) lstat(p string) diskEntry {
 		return e
 	}
 	var e diskEntry
+	// below a missing path or a non-directory nothing can exist
+	if d := filepath.Dir(p); d != p {
+		if pe, ok := s.disk[d]; ok && (pe.k == kMissing || pe.k == kFile || pe.k == kOther) {
+			s.disk[p] = e
+			return e
+		}
+	}
 	if fi, err := os.Lstat(p); err == nil {
 		e = diskEntry{kindOf(fi.Mode()), fi}
 	}
@@ -108,27 +109,82 @@ func (s *planner) lstat(p string) diskEntry {
 }
 
 // resolve returns where cfgPath lands inside the root (the last component
-// not followed). Leading directories are resolved once per directory.
+// not followed), as system.SecureJoin does, but over the planner's lstat
+// cache: each path is looked at once however many entries share it.
 func (s *planner) resolve(cfgPath string) (string, error) {
-	if path.Clean(cfgPath) != cfgPath || !path.IsAbs(cfgPath) || cfgPath == "/" {
-		return system.SecureJoin(s.root, cfgPath)
+	if strings.IndexByte(cfgPath, 0) >= 0 {
+		return "", &fs.PathError{Op: "resolve in root " + s.root, Path: cfgPath, Err: syscall.EINVAL}
 	}
-	dir, base := path.Split(cfgPath)
-	if dir != "/" {
-		dir = dir[:len(dir)-1]
+	resolved := "" // "" (the root) or "/a/b" without "." or ".."
+	pending := cfgPath
+	links := 0
+	for pending != "" {
+		var comp string
+		slash := false
+		if i := strings.IndexByte(pending, '/'); i >= 0 {
+			comp, pending, slash = pending[:i], pending[i+1:], true
+		} else {
+			comp, pending = pending, ""
+		}
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			if i := strings.LastIndexByte(resolved, '/'); i >= 0 {
+				resolved = resolved[:i]
+			}
+			continue
+		}
+		next := resolved + "/" + comp
+		if pending == "" && !slash {
+			resolved = next // the last component is not followed
+			break
+		}
+		full := s.host(next)
+		if s.lstat(full).k != kSymlink {
+			resolved = next // missing parts are lexical
+			continue
+		}
+		links++
+		if links > system.MaxSymlinks {
+			return "", &fs.PathError{Op: "resolve in root " + s.root, Path: cfgPath, Err: syscall.ELOOP}
+		}
+		target, err := s.readlink(full)
+		if err != nil {
+			return "", fmt.Errorf("resolving %q in %q: %w", cfgPath, s.root, err)
+		}
+		if strings.HasPrefix(target, "/") {
+			resolved = ""
+		}
+		if pending != "" {
+			pending = target + "/" + pending
+		} else {
+			pending = target
+		}
 	}
-	r, ok := s.res[dir]
-	if !ok {
-		r.real, r.err = system.SecureJoinFollow(s.root, dir)
-		s.res[dir] = r
+	return s.host(resolved), nil
+}
+
+// host is the host path of a root-relative path ("" is the root).
+func (s *planner) host(rel string) string {
+	switch {
+	case rel == "":
+		return s.root
+	case s.root == "/":
+		return rel
 	}
-	if r.err != nil {
-		return "", r.err
+	return s.root + rel
+}
+
+func (s *planner) readlink(p string) (string, error) {
+	if t, ok := s.links[p]; ok {
+		return t, nil
 	}
-	if r.real == "/" {
-		return "/" + base, nil
+	t, err := os.Readlink(p)
+	if err == nil {
+		s.links[p] = t
 	}
-	return r.real + "/" + base, nil
+	return t, err
 }
 
 // state returns what will be at real when the plan reaches it, and the

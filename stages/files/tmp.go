@@ -60,14 +60,64 @@ func isTempName(name string) bool {
 	return true
 }
 
-// createTemp creates a new temporary file for base in dir with perm (the
-// process umask is 0 while the stage applies).
-func createTemp(dir, base string, perm uint32) (*os.File, error) {
+// rawFile is an open file written with plain syscalls (no *os.File: its
+// poller registration costs an fcntl per file).
+type rawFile struct {
+	fd   int
+	name string
+}
+
+func (f *rawFile) Name() string { return f.name }
+
+func (f *rawFile) Write(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := unix.Write(f.fd, b[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &os.PathError{Op: "write", Path: f.name, Err: err}
+		}
+		n += k
+	}
+	return n, nil
+}
+
+func (f *rawFile) Close() error {
+	if f.fd < 0 {
+		return nil
+	}
+	err := unix.Close(f.fd)
+	f.fd = -1
+	if err != nil {
+		return &os.PathError{Op: "close", Path: f.name, Err: err}
+	}
+	return nil
+}
+
+// openNew creates p (O_EXCL, never through a link) with perm (the process
+// umask is 0 while the stage applies).
+func openNew(p string, perm uint32) (*rawFile, error) {
+	for {
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "create", Path: p, Err: err}
+		}
+		return &rawFile{fd: fd, name: p}, nil
+	}
+}
+
+// createTemp creates a new temporary file for base in dir with perm.
+func createTemp(dir, base string, perm uint32) (*rawFile, error) {
 	for try := 0; ; try++ {
 		p := filepath.Join(dir, tmpName(base))
-		fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 		if err == nil {
-			return os.NewFile(uintptr(fd), p), nil
+			return &rawFile{fd: fd, name: p}, nil
 		}
 		if errors.Is(err, unix.EINTR) || (errors.Is(err, unix.EEXIST) && try < 10) {
 			continue

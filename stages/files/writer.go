@@ -2,9 +2,11 @@ package files
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/flintboot/flint/log"
@@ -163,14 +165,13 @@ func (p *plan) writeFile(ctx context.Context, c *stages.Context, n *node, uid, g
 		p.wroteOn(n.real, n.dev)
 		return nil
 	}
-	var f *os.File
+	var f *rawFile
 	direct := !n.keep && !n.replace
 	if direct {
-		fd, err := unix.Open(n.real, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, m.cmode)
-		if err != nil {
-			return &os.PathError{Op: "create", Path: n.real, Err: err}
+		var err error
+		if f, err = openNew(n.real, m.cmode); err != nil {
+			return err
 		}
-		f = os.NewFile(uintptr(fd), n.real)
 	} else {
 		var err error
 		if f, err = createTemp(filepath.Dir(n.real), filepath.Base(n.real), m.cmode); err != nil {
@@ -201,7 +202,7 @@ func (p *plan) writeFile(ctx context.Context, c *stages.Context, n *node, uid, g
 	return nil
 }
 
-func (p *plan) fillFile(ctx context.Context, c *stages.Context, n *node, f *os.File, m meta) error {
+func (p *plan) fillFile(ctx context.Context, c *stages.Context, n *node, f *rawFile, m meta) error {
 	if n.keep {
 		if err := copyExisting(f, n.real); err != nil {
 			return err
@@ -217,15 +218,97 @@ func (p *plan) fillFile(ctx context.Context, c *stages.Context, n *node, f *os.F
 			return &fetchError{path: n.cfgPath, src: sourceDesc(r), err: err}
 		}
 	}
-	fd := int(f.Fd())
+	fd := f.fd
 	return m.fix(func(u, g int) error { return unix.Fchown(fd, u, g) },
 		func(mode uint32) error { return unix.Fchmod(fd, mode) })
 }
 
+// decodeData decodes an RFC 2397 data URL. The common forms (percent-
+// encoded or base64 data) are decoded here in one pass; anything this
+// does not take is left to the dataurl package, which the config
+// validation uses too.
 func decodeData(raw string) ([]byte, error) {
+	if b, ok := fastData(raw); ok {
+		return b, nil
+	}
 	d, err := dataurl.DecodeString(raw)
 	if err != nil {
 		return nil, fmt.Errorf("decoding data URL: %w", err)
 	}
 	return d.Data, nil
+}
+
+func fastData(raw string) ([]byte, bool) {
+	rest, ok := strings.CutPrefix(raw, "data:")
+	if !ok {
+		return nil, false
+	}
+	meta, data, ok := strings.Cut(rest, ",")
+	if !ok || strings.ContainsAny(meta, " \t\r\n\"%") {
+		return nil, false
+	}
+	b64 := false
+	if m, ok := strings.CutSuffix(meta, ";base64"); ok {
+		b64, meta = true, m
+	}
+	if strings.Contains(meta, ";") || strings.Count(meta, "/") > 1 || (meta != "" && !strings.Contains(meta, "/")) {
+		return nil, false // parameters or odd media types: the full parser
+	}
+	if b64 {
+		for i := 0; i < len(data); i++ {
+			c := data[i]
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+				return nil, false
+			}
+		}
+		out := make([]byte, base64.StdEncoding.DecodedLen(len(data)))
+		n, err := base64.StdEncoding.Decode(out, []byte(data))
+		if err != nil {
+			return nil, false
+		}
+		return out[:n], true
+	}
+	out, ok := unescape(data)
+	if !ok {
+		return nil, false
+	}
+	return out, true
+}
+
+// unescape percent-decodes s; a malformed escape or a byte outside
+// printable ASCII is not taken.
+func unescape(s string) ([]byte, bool) {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e {
+			return nil, false
+		}
+		if c != '%' {
+			out = append(out, c)
+			continue
+		}
+		if i+2 >= len(s) {
+			return nil, false
+		}
+		h, l := unhex(s[i+1]), unhex(s[i+2])
+		if h < 0 || l < 0 {
+			return nil, false
+		}
+		out = append(out, byte(h<<4|l))
+		i += 2
+	}
+	return out, true
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }
