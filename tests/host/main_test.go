@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -160,11 +161,41 @@ func handler() http.Handler {
 		}
 		w.Write([]byte(contentsText))
 	})
+	// /slow?id=X&mib=N streams N MiB; the first request for an id
+	// trickles (about 4 MiB/s) so a test can interrupt flint mid-fetch,
+	// later ones are fast
+	mux.HandleFunc("/slow", slowHandler)
 	mux.HandleFunc("/config", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query().Get("v")
 		fmt.Fprintf(w, `{"ignition":{"version":%q},"storage":{"files":[{"path":"/merged","contents":{"source":"data:,merged"}}]}}`, v)
 	})
 	return mux
+}
+
+var slowSeen sync.Map
+
+func slowHandler(w http.ResponseWriter, r *http.Request) {
+	mib := 64
+	fmt.Sscan(r.URL.Query().Get("mib"), &mib)
+	_, again := slowSeen.LoadOrStore(r.URL.Query().Get("id"), true)
+	w.Header().Set("Content-Length", fmt.Sprint(mib<<20))
+	chunk := bytes.Repeat([]byte("flint-slow-body\n"), 64<<10/16)
+	fl, _ := w.(http.Flusher)
+	for i := 0; i < mib*16; i++ {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+		if !again {
+			if fl != nil {
+				fl.Flush()
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(15 * time.Millisecond):
+			}
+		}
+	}
 }
 
 func startTFTPD(dir string) (func(), error) {
