@@ -111,6 +111,9 @@ func (p *plan) planNodes(ctx context.Context, c *stages.Context, cfg *config.Con
 		if err != nil {
 			return fmt.Errorf("resolving %s: %w", n.cfgPath, err)
 		}
+		if real, err = p.st.checkLinks(real, n.cfgPath); err != nil {
+			return err
+		}
 		if real == p.st.root {
 			return fmt.Errorf("%s: refusing to replace the root directory", n.cfgPath)
 		}
@@ -154,9 +157,6 @@ func (p *plan) prepareQuiet(n *node) (kind, fs.FileInfo, error) { return p.prepa
 
 func (p *plan) prepareNode(n *node, quiet bool) (kind, fs.FileInfo, error) {
 	s := p.st
-	if err := s.checkLinks(n.real, n.cfgPath); err != nil {
-		return 0, nil, err
-	}
 	missing, err := s.parents(n.real, n.cfgPath)
 	if err != nil {
 		return 0, nil, err

@@ -296,15 +296,17 @@ func (s *planner) storeDir(real string) string {
 	return d
 }
 
-// checkLinks refuses a path that runs through a symbolic link this plan
-// creates, removes or replaces: where it lands is only known once earlier
-// entries are applied, so it cannot be checked now.
-func (s *planner) checkLinks(real, cfgPath string) error {
+// checkLinks looks at the links on the way to real. A path through a
+// link this plan creates, or through an on-disk link the plan removes, is
+// refused: where it lands is only known once earlier entries are applied.
+// The one exception: an on-disk link the plan replaces with a directory;
+// the path then lands inside that new directory, and that is returned.
+func (s *planner) checkLinks(real, cfgPath string) (string, error) {
 	ancestors := map[string]bool{}
 	for a := filepath.Dir(real); s.inside(a); a = filepath.Dir(a) {
 		ancestors[a] = true
 		if s.created[a] == kSymlink {
-			return fmt.Errorf("%s: leading component %s is a symbolic link created by this config", cfgPath, s.rel(a))
+			return "", fmt.Errorf("%s: leading component %s is a symbolic link created by this config", cfgPath, s.rel(a))
 		}
 	}
 	lex := filepath.Join(s.root, cfgPath)
@@ -313,11 +315,14 @@ func (s *planner) checkLinks(real, cfgPath string) error {
 			continue
 		}
 		// the resolution left the lexical path here: a is a link on disk
+		if s.removed[a] && s.created[a] == kDir {
+			return lex, nil
+		}
 		if _, ok := s.created[a]; ok || s.removed[a] {
-			return fmt.Errorf("%s: leading component %s is a symbolic link this config replaces", cfgPath, s.rel(a))
+			return "", fmt.Errorf("%s: leading component %s is a symbolic link this config replaces", cfgPath, s.rel(a))
 		}
 	}
-	return nil
+	return real, nil
 }
 
 func (s *planner) rel(real string) string {

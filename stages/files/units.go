@@ -136,6 +136,9 @@ func (p *plan) planUnits(ctx context.Context, c *stages.Context, cfg *config.Con
 		if u.Mask != nil {
 			cp := path.Join(UnitDir, u.Name)
 			real, err := p.st.resolve(cp)
+			if err == nil {
+				real, err = p.st.checkLinks(real, cp)
+			}
 			if err != nil {
 				return err
 			}
@@ -168,6 +171,9 @@ func (p *plan) planUnits(ctx context.Context, c *stages.Context, cfg *config.Con
 // refused.
 func (p *plan) planLiteral(cfgPath string, data []byte, mode int) (*node, error) {
 	real, err := p.st.resolve(cfgPath)
+	if err == nil {
+		real, err = p.st.checkLinks(real, cfgPath)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", cfgPath, err)
 	}
