@@ -294,5 +294,4 @@ func TestSelinuxType(t *testing.T) {
 	}
 }
 
-
 func secureJoinRef(root, p string) (string, error) { return system.SecureJoin(root, p) }
