@@ -165,25 +165,35 @@ feed:
 
 func (p *plan) runJob(ctx context.Context, c *stages.Context, j *fetchJob) (err error) {
 	n := j.n
-	f, err := createTemp(j.dir, filepath.Base(n.real), n.fileMode()&0o777)
+	raw, err := createTemp(j.dir, filepath.Base(n.real), n.fileMode()&0o777)
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.cfgPath, err)
 	}
-	p.tmp.add(f.Name())
+	p.tmp.add(raw.Name())
+	f := os.NewFile(uintptr(raw.fd), raw.name) // the fetcher rewinds it for a retry
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("%s: %w", n.cfgPath, cerr)
 		}
 		if err == nil {
-			j.tmp = f.Name()
+			j.tmp = raw.name
 		}
 	}()
+	parts := n.parts()
+	if !n.keep && len(parts) == 1 {
+		// one resource: streamed once, restarted cleanly after a broken
+		// transfer
+		if _, err := c.Fetcher.FetchInto(ctx, stages.ToSource(parts[0]), f); err != nil {
+			return &fetchError{path: n.cfgPath, src: sourceDesc(parts[0]), err: err}
+		}
+		return nil
+	}
 	if n.keep {
 		if err := copyExisting(f, n.real); err != nil {
 			return fmt.Errorf("%s: %w", n.cfgPath, err)
 		}
 	}
-	for _, r := range n.parts() {
+	for _, r := range parts {
 		if err := writePart(ctx, c, r, f); err != nil {
 			return &fetchError{path: n.cfgPath, src: sourceDesc(r), err: err}
 		}
