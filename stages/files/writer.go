@@ -18,7 +18,7 @@ import (
 // fileWorkers is how many files are written at once. Directories, links
 // and removals are done in plan order by the caller; a file only needs
 // its directory, which exists before the file is handed over.
-const fileWorkers = 4
+const fileWorkers = 8
 
 // writer writes file contents, in parallel when that pays.
 type writer struct {
