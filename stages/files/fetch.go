@@ -63,8 +63,11 @@ type fetchError struct {
 func (e *fetchError) Error() string {
 	msg := e.err.Error()
 	// the fetcher names the URL itself ("GET <url>: ..."): say it once
-	if i := strings.Index(msg, e.src+": "); i >= 0 && i <= len("OPTIONS ") {
-		msg = msg[i+len(e.src)+2:]
+	for _, pre := range []string{"GET " + e.src + ": ", "HEAD " + e.src + ": ", e.src + ": "} {
+		if strings.Contains(msg, pre) {
+			msg = strings.Replace(msg, pre, "", 1)
+			break
+		}
 	}
 	return e.path + " from " + e.src + ": " + msg
 }

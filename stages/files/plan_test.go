@@ -271,6 +271,10 @@ func TestFetchErrorNamesEntryOnce(t *testing.T) {
 	if got := e.Error(); got != "/etc/tok from http://h/404: resource not found" {
 		t.Errorf("%q", got)
 	}
+	e2 := &fetchError{path: "/x", src: "http://h/y", err: fmt.Errorf("fetch canceled: GET http://h/y: dial tcp: refused")}
+	if got := e2.Error(); got != "/x from http://h/y: fetch canceled: dial tcp: refused" {
+		t.Errorf("%q", got)
+	}
 	if !errors.Is(e, resource.ErrNotFound) {
 		t.Errorf("does not unwrap")
 	}
