@@ -98,6 +98,20 @@ func fixtures() map[string]unitFixture {
 			names: []string{"w@.service", "w@a.service", "w@b.service", "w@c.service", "w@d.service", "n@.service", "n@v.service",
 				"n@w.service", "z@.service", "z@def.service", "z@other.service"},
 		},
+		"merged-usr": {
+			files: map[string]string{
+				lib + "x.service": wanted("multi-user.target"),
+				lib + "y.service": wanted("multi-user.target") + "Alias=yy.service\n",
+				lib + "z.socket":  "[Socket]\nListenStream=1\n[Install]\nWantedBy=sockets.target\nAlso=x.service\n",
+			},
+			links: map[string]string{
+				"/lib": "usr/lib",
+				etc + "multi-user.target.wants/x.service": "/lib/systemd/system/x.service",
+				etc + "yy.service":                        "/lib/systemd/system/y.service",
+				lib + "sockets.target.wants/z.socket":     "../z.socket",
+			},
+			names: []string{"x.service", "y.service", "yy.service", "z.socket"},
+		},
 		"empty": {names: []string{"a.service", "a@b.service"}},
 	}
 }
