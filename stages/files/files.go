@@ -7,6 +7,7 @@ package files
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/flintboot/flint/log"
@@ -99,6 +100,9 @@ func (s Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error)
 	cfg := &c.Config
 	if err := p.planPasswd(ctx, c, cfg); err != nil {
 		return nil, err
+	}
+	if len(cfg.Passwd.Users)+len(cfg.Passwd.Groups) > 0 {
+		p.touch(filepath.Join(p.st.root, "etc")) // passwd, shadow, group, gshadow
 	}
 	if err := p.planNodes(ctx, c, cfg); err != nil {
 		return nil, err

@@ -482,6 +482,7 @@ func (p *plan) applyNodes(ctx context.Context, c *stages.Context) error {
 
 func (p *plan) applyNodeList(ctx context.Context, c *stages.Context, x *ids, l *log.Logger) error {
 	w := p.newWriter(ctx, c, l)
+	defer w.close()
 	for _, n := range p.nodes {
 		if n.noop {
 			continue
