@@ -30,6 +30,7 @@ test-unit:
 
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=15s ./config
+	$(GO) test -run='^$$' -fuzz='^FuzzJSONLikeEncodingJSON$$' -fuzztime=10s ./config
 	$(GO) test -run='^$$' -fuzz='^FuzzLegacyParse$$' -fuzztime=10s ./config/legacy
 
 test-host: build
