@@ -7,9 +7,10 @@ package files
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 
-	"github.com/flintboot/flint/config"
+	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/stages"
 	"golang.org/x/sys/unix"
 )
@@ -44,27 +45,38 @@ func DefaultAuthorizedKeysFragment() bool {
 	return true
 }
 
-// Stage is the files stage.
-type Stage struct{}
+// selinuxRelabel is the build-time switch for SELinux relabelling:
+// "false" turns it off (Flatcar's builds), anything else leaves it on.
+// Set with -ldflags "-X github.com/flintboot/flint/stages/files.selinuxRelabel=false".
+var selinuxRelabel = "true"
 
-// New returns the files stage.
-func New() Stage { return Stage{} }
+// Stage is the files stage.
+type Stage struct {
+	relabel bool
+}
+
+// New returns the files stage, with SELinux relabelling as the build set it.
+func New() Stage { return Stage{relabel: selinuxRelabel != "false"} }
 
 // Name implements stages.Stage.
 func (Stage) Name() string { return "files" }
 
 // plan is everything the stage will do, in order.
 type plan struct {
-	acts     []stages.Action
-	prefetch []*prefetch
-	groups   []groupOp
-	users    []userOp
-	nodes    []*node
-	units    []unitOp
-	preset   *presetOp
-	luks     []luksOp
-	st       *planner
-	staging  string
+	acts    []stages.Action
+	jobs    []*fetchJob
+	groups  []groupOp
+	users   []userOp
+	nodes   []*node
+	units   []unitOp
+	preset  *node
+	luks    []luksOp
+	st      *planner
+	relabel bool
+
+	sweep   map[string]bool // existing directories written into: leftovers are removed first
+	tmp     temps
+	written writtenSet
 }
 
 func (p *plan) Actions() []stages.Action { return p.acts }
@@ -73,13 +85,24 @@ func (p *plan) add(op, target, detail string) {
 	p.acts = append(p.acts, stages.Action{Op: op, Target: target, Detail: detail})
 }
 
+// touch records an existing directory the plan writes into.
+func (p *plan) touch(dir string) {
+	if p.sweep == nil {
+		p.sweep = map[string]bool{}
+	}
+	p.sweep[dir] = true
+}
+
 // Plan implements stages.Stage: it reads the root and returns every action,
 // failing on the first conflict it finds.
-func (Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
-	p := &plan{st: newPlanner(c)}
+func (s Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
+	p := &plan{st: newPlanner(c.Root), relabel: s.relabel}
 	cfg := &c.Config
 	if err := p.planPasswd(ctx, c, cfg); err != nil {
 		return nil, err
+	}
+	if len(cfg.Passwd.Users)+len(cfg.Passwd.Groups) > 0 {
+		p.touch(filepath.Join(p.st.root, "etc")) // passwd, shadow, group, gshadow
 	}
 	if err := p.planNodes(ctx, c, cfg); err != nil {
 		return nil, err
@@ -93,21 +116,31 @@ func (Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
 	// remote contents go first in the action list: they are fetched before
 	// anything is written
 	var pre []stages.Action
-	for _, f := range p.prefetch {
-		pre = append(pre, stages.Action{Op: "fetch", Target: f.desc, Detail: "for " + f.forPath})
+	for _, j := range p.jobs {
+		for _, r := range j.n.parts() {
+			if needsPrefetch(r) {
+				pre = append(pre, stages.Action{Op: "fetch", Target: sourceDesc(r), Detail: "for " + j.n.cfgPath})
+			}
+		}
 	}
 	p.acts = append(pre, p.acts...)
 	return p, nil
 }
 
-// Apply implements stages.Plan.
+// Apply implements stages.Plan. Remote contents are fetched first, all at
+// once; only when every one arrived (hash checked) does the root change.
+// On failure or cancellation every temporary file is removed. At the end
+// the written paths are relabelled (SELinux) and every filesystem written
+// to is flushed with one syncfs.
 func (p *plan) Apply(ctx context.Context, c *stages.Context) error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
+	l := c.Log.With("files")
+	p.sweepLeftovers(l)
+	defer p.tmp.removeAll()
 	if err := p.fetchAll(ctx, c); err != nil {
 		return err
 	}
-	defer p.cleanupFetch()
 	if err := p.applyPasswd(ctx, c); err != nil {
 		return err
 	}
@@ -120,41 +153,28 @@ func (p *plan) Apply(ctx context.Context, c *stages.Context) error {
 	if err := p.applyLuks(ctx, c); err != nil {
 		return err
 	}
-	// one syncfs for everything written (cheaper than an fsync per file)
-	if fd, err := unix.Open(c.Root, unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
-		unix.Syncfs(fd)
-		unix.Close(fd)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return nil
+	if err := p.relabelWritten(ctx, c); err != nil {
+		return err
+	}
+	return p.syncWritten(l)
 }
 
-// needsPrefetch reports whether a resource is fetched before any write:
-// everything that can fail (network, local files, hashes, compression).
-// Plain data URLs and the empty source are decoded while writing.
-func needsPrefetch(r config.Resource) bool {
-	if r.Source == nil || *r.Source == "" {
-		return false
+// sweepLeftovers removes temporary files an interrupted run left in the
+// directories this plan writes into. Failing to remove one is logged,
+// never fatal.
+func (p *plan) sweepLeftovers(l *log.Logger) {
+	n := 0
+	for d := range p.sweep {
+		k, errs := sweepTemps(d)
+		n += k
+		for _, err := range errs {
+			l.Warn("%v", err)
+		}
 	}
-	if !strings.HasPrefix(*r.Source, "data:") {
-		return true
+	if n > 0 {
+		l.Info("removed %d temporary files left by an interrupted run", n)
 	}
-	return r.Verification.Hash != nil || (r.Compression != nil && *r.Compression != "")
-}
-
-func hasSource(r config.Resource) bool { return r.Source != nil && *r.Source != "" }
-
-// toMode converts a config mode (permission bits plus setuid/setgid/sticky
-// as 04000/02000/01000) to an os.FileMode.
-func toMode(m int) os.FileMode {
-	fm := os.FileMode(m) & os.ModePerm
-	if m&04000 != 0 {
-		fm |= os.ModeSetuid
-	}
-	if m&02000 != 0 {
-		fm |= os.ModeSetgid
-	}
-	if m&01000 != 0 {
-		fm |= os.ModeSticky
-	}
-	return fm
 }

@@ -96,11 +96,11 @@ func (p *plan) applyLuks(ctx context.Context, c *stages.Context) error {
 					return err
 				}
 			}
-			if err := writeRootFile(root, op.keyPath, key, 0o600); err != nil {
+			if err := p.writeRootFile(op.keyPath, key, 0o600); err != nil {
 				return err
 			}
 		}
-		if err := writeRootFile(root, crypttab, b.Bytes(), 0o600); err != nil {
+		if err := p.writeRootFile(crypttab, b.Bytes(), 0o600); err != nil {
 			return err
 		}
 		for _, op := range p.luks {

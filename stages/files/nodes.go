@@ -4,117 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/flintboot/flint/config"
+	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/stages"
 	"github.com/flintboot/flint/system"
 	"golang.org/x/sys/unix"
 )
-
-type kind int
-
-const (
-	kMissing kind = iota
-	kFile
-	kDir
-	kSymlink
-	kOther
-)
-
-func (k kind) String() string {
-	return [...]string{"nothing", "a file", "a directory", "a symbolic link", "a special file"}[k]
-}
-
-func kindOf(m fs.FileMode) kind {
-	switch {
-	case m.IsRegular():
-		return kFile
-	case m.IsDir():
-		return kDir
-	case m&fs.ModeSymlink != 0:
-		return kSymlink
-	}
-	return kOther
-}
-
-// planner simulates the root while planning: what exists now, overlaid
-// with what earlier planned entries remove and create.
-type planner struct {
-	root    string
-	removed []string        // real paths removed recursively (overwrite)
-	created map[string]kind // real paths the plan creates
-	users   map[string]bool // users the plan creates
-	groups  map[string]bool // groups the plan creates
-}
-
-func newPlanner(c *stages.Context) *planner {
-	root := c.Root
-	if root == "" {
-		root = "/"
-	}
-	return &planner{root: filepath.Clean(root), created: map[string]kind{}, users: map[string]bool{}, groups: map[string]bool{}}
-}
-
-func under(p, dir string) bool {
-	return p == dir || strings.HasPrefix(p, dir+"/")
-}
-
-// state returns what will be at real when the plan reaches it.
-func (s *planner) state(real string) (kind, fs.FileInfo) {
-	if k, ok := s.created[real]; ok {
-		return k, nil
-	}
-	for _, r := range s.removed {
-		if under(real, r) {
-			return kMissing, nil
-		}
-	}
-	for dir := filepath.Dir(real); under(dir, s.root) && dir != s.root; dir = filepath.Dir(dir) {
-		if k, ok := s.created[dir]; ok && k != kDir {
-			return kMissing, nil
-		}
-	}
-	fi, err := os.Lstat(real)
-	if err != nil {
-		return kMissing, nil
-	}
-	return kindOf(fi.Mode()), fi
-}
-
-// checkParents fails when a leading component will be a non-directory.
-func (s *planner) checkParents(real, cfgPath string) error {
-	for dir := filepath.Dir(real); dir != s.root && under(dir, s.root); dir = filepath.Dir(dir) {
-		k, _ := s.state(dir)
-		switch k {
-		case kMissing:
-			continue
-		case kDir:
-			return nil
-		default:
-			return fmt.Errorf("%s: leading component %s is %s, not a directory", cfgPath, s.rel(dir), k)
-		}
-	}
-	return nil
-}
-
-func (s *planner) rel(real string) string {
-	if s.root == "/" {
-		return real
-	}
-	r := strings.TrimPrefix(real, s.root)
-	if r == "" {
-		return "/"
-	}
-	return r
-}
 
 // owner is a user or group given by id or by name.
 type owner struct {
@@ -135,21 +37,32 @@ func (o owner) String() string {
 }
 
 type node struct {
-	kind      kind // what to create: kFile, kDir, kSymlink; hard links: kOther
-	hard      bool
-	cfgPath   string
-	real      string
-	remove    bool // overwrite: remove what is there first
-	keep      bool // keep the existing node (only owner/mode/appends)
-	noop      bool // nothing to do at all
-	user      owner
-	group     owner
-	mode      *int
-	contents  config.Resource
-	appends   []config.Resource
-	target    string // symlink target (verbatim) or hard link target (real)
-	staged    map[int]*prefetch
-	sourceArg *prefetch
+	kind     kind // what to create: kFile, kDir, kSymlink; hard links: kOther
+	hard     bool
+	cfgPath  string
+	real     string
+	remove   bool // overwrite: remove what is there first
+	keep     bool // keep the existing node (only owner/mode/appends)
+	noop     bool // nothing to do at all
+	user     owner
+	group    owner
+	mode     *int
+	contents config.Resource
+	appends  []config.Resource
+	target   string // symlink target (verbatim) or hard link target (real)
+
+	literal  []byte // fixed contents (units, presets): no resource
+	isLit    bool
+	replace  bool        // an existing file or link there is replaced by rename, not removed first
+	rmFirst  bool        // remove what is there before creating
+	mkdirs   []string    // leading directories to create first (0755)
+	fi       fs.FileInfo // the on-disk node, for keep
+	cgid     int         // group the new inode gets when created (in its store directory)
+	acl      bool        // a default ACL decides the creation mode: always chmod
+	dev      uint64      // filesystem written to
+	job      *fetchJob   // contents fetched before anything is written
+	defMode  uint32      // mode when the config gives none
+	fallback int         // default mode for display
 }
 
 // sortNodes orders entries like the reference: by depth, shallow first,
@@ -165,7 +78,7 @@ func sortNodes(ns []*node) {
 }
 
 func (p *plan) planNodes(ctx context.Context, c *stages.Context, cfg *config.Config) error {
-	var ns []*node
+	ns := make([]*node, 0, len(cfg.Storage.Files)+len(cfg.Storage.Directories)+len(cfg.Storage.Links))
 	for i := range cfg.Storage.Files {
 		f := &cfg.Storage.Files[i]
 		ns = append(ns, &node{kind: kFile, cfgPath: f.Path, remove: isTrue(f.Overwrite), user: owner{f.User.ID, f.User.Name},
@@ -192,11 +105,14 @@ func (p *plan) planNodes(ctx context.Context, c *stages.Context, cfg *config.Con
 		ns = append(ns, n)
 	}
 	sortNodes(ns)
-	seen := map[string]string{}
+	seen := make(map[string]string, len(ns))
 	for _, n := range ns {
-		real, err := system.SecureJoin(p.st.root, n.cfgPath)
+		real, err := p.st.resolve(n.cfgPath)
 		if err != nil {
 			return fmt.Errorf("resolving %s: %w", n.cfgPath, err)
+		}
+		if real, err = p.st.checkLinks(real, n.cfgPath); err != nil {
+			return err
 		}
 		if real == p.st.root {
 			return fmt.Errorf("%s: refusing to replace the root directory", n.cfgPath)
@@ -230,24 +146,65 @@ func (p *plan) planOwner(n *node) error {
 	return nil
 }
 
-func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
+// prepare does what every kind of node needs: the leading directories,
+// links on the way, overwrite, and where and with which group the new
+// inode is created. It returns what will be at the path.
+func (p *plan) prepare(n *node) (kind, fs.FileInfo, error) { return p.prepareNode(n, false) }
+
+// prepareQuiet is prepare for the stage's own files (units, presets),
+// which replace what is there without a separate plan line.
+func (p *plan) prepareQuiet(n *node) (kind, fs.FileInfo, error) { return p.prepareNode(n, true) }
+
+func (p *plan) prepareNode(n *node, quiet bool) (kind, fs.FileInfo, error) {
 	s := p.st
-	rel := n.cfgPath
-	if err := s.checkParents(n.real, rel); err != nil {
-		return err
-	}
-	if err := p.planOwner(n); err != nil {
-		return err
+	missing, err := s.parents(n.real, n.cfgPath)
+	if err != nil {
+		return 0, nil, err
 	}
 	cur, fi := s.state(n.real)
 	if n.remove && cur != kMissing {
-		p.add("remove", rel, "overwrite: replacing "+cur.String())
-		s.removed = append(s.removed, n.real)
-		cur = kMissing
+		if !quiet {
+			p.add("remove", n.cfgPath, "overwrite: replacing "+cur.String())
+		}
+		if n.kind == kFile && (cur == kFile || cur == kSymlink) {
+			n.replace = true // the new file is renamed over it
+		} else {
+			n.rmFirst = true
+		}
+		s.removed[n.real] = true
+		delete(s.created, n.real)
+		cur, fi = kMissing, nil
+	}
+	n.mkdirs = missing
+	s.createDirs(missing)
+	p.touch(s.storeDir(n.real))
+	return cur, fi, nil
+}
+
+// place records the directory the new inode is created in (its own, or
+// the store directory for fetched contents) for owner prediction and
+// syncing.
+func (p *plan) place(n *node, in string) {
+	di := p.st.dirInfo(in)
+	n.cgid = p.st.newGID(di)
+	n.acl = di.acl
+	n.dev = p.st.dirInfo(filepath.Dir(n.real)).dev
+}
+
+func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
+	s := p.st
+	rel := n.cfgPath
+	if err := p.planOwner(n); err != nil {
+		return err
+	}
+	cur, fi, err := p.prepare(n)
+	if err != nil {
+		return err
 	}
 	own := ownerDetail(n)
 	switch {
 	case n.kind == kFile:
+		n.defMode = 0o644
 		switch {
 		case cur == kMissing:
 			d := "empty"
@@ -260,25 +217,39 @@ func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
 		case hasSource(n.contents):
 			return fmt.Errorf("%s: a file exists there already and overwrite is false", rel)
 		default:
+			if fi == nil {
+				return fmt.Errorf("%s: a file is created there by this config already", rel)
+			}
 			n.keep = true
+			n.fi = fi
+			_, _, n.defMode = statOf(fi)
 			p.add("keep-file", rel, joinDetail("existing contents kept", appendDetail(n), modeDetail(n.mode, -1), own))
 		}
-		for i, a := range append([]config.Resource{n.contents}, n.appends...) {
-			if needsPrefetch(a) {
-				pf := p.addPrefetch(a, rel)
-				if n.staged == nil {
-					n.staged = map[int]*prefetch{}
-				}
-				n.staged[i] = pf
-			}
+		fetch := false
+		for _, a := range n.parts() {
+			fetch = fetch || needsPrefetch(a)
 		}
+		in := filepath.Dir(n.real)
+		if fetch {
+			in = s.storeDir(n.real)
+			p.addJob(n, in)
+		}
+		p.place(n, in)
 		s.created[n.real] = kFile
 	case n.kind == kDir:
+		n.defMode = 0o755
 		switch cur {
 		case kMissing:
 			p.add("mkdir", rel, joinDetail(modeDetail(n.mode, 0o755), own))
+			s.created[n.real] = kDir
 		case kDir:
 			n.keep = true
+			n.fi = fi
+			if fi == nil {
+				n.noop = true
+				p.add("keep-dir", rel, "created by this config already")
+				break
+			}
 			if n.mode == nil && !n.user.set() && !n.group.set() {
 				n.noop = true
 				p.add("keep-dir", rel, "exists")
@@ -288,8 +259,10 @@ func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
 		default:
 			return fmt.Errorf("%s: %s exists there and overwrite is false", rel, cur)
 		}
+		p.place(n, filepath.Dir(n.real))
 		if cur == kMissing {
-			s.created[n.real] = kDir
+			pi := s.dirInfo(filepath.Dir(n.real))
+			s.newDirs[n.real] = dirInfo{gid: s.newGID(pi), setgid: pi.setgid, acl: pi.acl, dev: pi.dev}
 		}
 	case !n.hard:
 		switch cur {
@@ -312,6 +285,7 @@ func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
 		default:
 			return fmt.Errorf("%s: %s exists there and overwrite is false", rel, cur)
 		}
+		p.place(n, filepath.Dir(n.real))
 	default: // hard link
 		tp := n.target
 		if !path.IsAbs(tp) {
@@ -331,21 +305,31 @@ func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
 		n.target = treal
 		switch cur {
 		case kMissing:
-			p.add("hardlink", rel, "=> "+n.targetRel(s))
+			p.add("hardlink", rel, "=> "+s.rel(n.target))
 			s.created[n.real] = tk
 		default:
 			if fi != nil && tfi != nil && os.SameFile(fi, tfi) {
 				n.noop = true
-				p.add("keep-hardlink", rel, "=> "+n.targetRel(s))
+				p.add("keep-hardlink", rel, "=> "+s.rel(n.target))
 				break
 			}
-			return fmt.Errorf("%s: %s exists there that is not a hard link to %s, and overwrite is false", rel, cur, n.targetRel(s))
+			return fmt.Errorf("%s: %s exists there that is not a hard link to %s, and overwrite is false", rel, cur, s.rel(n.target))
 		}
+		p.place(n, filepath.Dir(n.real))
 	}
 	return nil
 }
 
-func (n *node) targetRel(s *planner) string { return s.rel(n.target) }
+// parts are the resources of a file in write order.
+func (n *node) parts() []config.Resource {
+	if n.isLit {
+		return nil
+	}
+	if n.keep {
+		return n.appends
+	}
+	return append([]config.Resource{n.contents}, n.appends...)
+}
 
 func sourceDesc(r config.Resource) string {
 	if r.Source == nil {
@@ -446,96 +430,230 @@ func (x *ids) resolve(n *node, root string) (int, int, error) {
 	return uid, gid, nil
 }
 
+func needsIDs(ns []*node) bool {
+	for _, n := range ns {
+		if !n.noop && (n.user.name != nil || n.group.name != nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeSummary counts the nodes to write, for the log.
+func (p *plan) nodeSummary() string {
+	var n [5]int
+	for _, x := range p.nodes {
+		if !x.noop {
+			n[x.kind]++
+		}
+	}
+	var parts []string
+	for k, name := range map[kind]string{kFile: "files", kDir: "directories", kSymlink: "links", kOther: "hard links"} {
+		if n[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[k], name))
+		}
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}
+
+var opNames = map[kind]string{kFile: "writing file", kDir: "creating directory", kSymlink: "creating link", kOther: "creating hard link"}
+
 func (p *plan) applyNodes(ctx context.Context, c *stages.Context) error {
 	if len(p.nodes) == 0 {
 		return nil
 	}
-	x, err := loadIDs(p.st.root)
-	if err != nil {
-		return err
+	x := &ids{}
+	if needsIDs(p.nodes) {
+		var err error
+		if x, err = loadIDs(p.st.root); err != nil {
+			return err
+		}
 	}
 	l := c.Log.With("files")
+	done := l.Op("writing %s", p.nodeSummary())
+	err := p.applyNodeList(ctx, c, x, l)
+	done(err)
+	return err
+}
+
+func (p *plan) applyNodeList(ctx context.Context, c *stages.Context, x *ids, l *log.Logger) error {
+	w := p.newWriter(ctx, c, l)
+	defer w.close()
 	for _, n := range p.nodes {
 		if n.noop {
 			continue
 		}
-		what := map[kind]string{kFile: "writing file", kDir: "creating directory", kSymlink: "creating link", kOther: "creating hard link"}[n.kind]
-		done := l.Op("%s %q", what, n.cfgPath)
-		err := p.applyNode(ctx, c, n, x)
-		done(err)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", what, n.cfgPath, err)
+		if err := ctx.Err(); err != nil {
+			w.wait()
+			return err
 		}
+		uid, gid, err := x.resolve(n, p.st.root)
+		if err != nil {
+			w.wait()
+			return fmt.Errorf("%s %s: %w", opNames[n.kind], n.cfgPath, err)
+		}
+		if n.rmFirst || n.hard || n.keep {
+			// removal may take in-flight files with it; hard links
+			// need their targets; kept files are read
+			if err := w.wait(); err != nil {
+				return err
+			}
+		}
+		if err := p.applyNode(n, uid, gid, w, l); err != nil {
+			w.wait()
+			return fmt.Errorf("%s %s: %w", opNames[n.kind], n.cfgPath, err)
+		}
+	}
+	return w.wait()
+}
+
+// applyNode creates n's leading directories and n itself; file contents
+// go to the writer, everything else is done here, in plan order.
+func (p *plan) applyNode(n *node, uid, gid int, w *writer, l *log.Logger) error {
+	if n.rmFirst {
+		if err := os.RemoveAll(n.real); err != nil {
+			return err
+		}
+	}
+	for _, d := range n.mkdirs {
+		if err := mkdirOnce(d, 0o755); err != nil {
+			return err
+		}
+		p.wroteOn(d, n.dev)
+	}
+	var err error
+	switch {
+	case n.kind == kFile:
+		w.submit(n, uid, gid)
+		return nil
+	case n.kind == kDir:
+		err = p.applyDir(n, uid, gid)
+	case !n.hard:
+		err = p.applySymlink(n, uid, gid)
+	default:
+		// linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the
+		// symlink itself, never its target outside the root
+		if err = unix.Linkat(unix.AT_FDCWD, n.target, unix.AT_FDCWD, n.real, 0); err != nil {
+			err = &os.LinkError{Op: "link", Old: n.target, New: n.real, Err: err}
+		} else {
+			p.wroteOn(n.real, n.dev)
+		}
+	}
+	if err == nil && l.Enabled(log.LevelDebug) {
+		l.Debugf("%s %q: done", opNames[n.kind], n.cfgPath)
+	}
+	return err
+}
+
+// mkdirOnce creates a directory the plan found missing; one that appeared
+// since is fine when it is a directory.
+func mkdirOnce(d string, perm uint32) error {
+	err := unix.Mkdir(d, perm)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, unix.EEXIST) {
+		if fi, lerr := os.Lstat(d); lerr == nil && fi.IsDir() {
+			return nil
+		}
+	}
+	return &os.PathError{Op: "mkdir", Path: d, Err: err}
+}
+
+// meta is what a node's inode must end up with, compared with what
+// creating it gave, so chown and chmod run only when they change
+// something.
+type meta struct {
+	uid, gid   int    // wanted (never -1)
+	cuid, cgid int    // what creation gave
+	mode       uint32 // wanted mode bits
+	cmode      uint32 // what creation gave
+	force      bool   // creation mode unknown (default ACL)
+}
+
+// fix applies m through chown and chmod functions (fd or path based).
+func (m meta) fix(chown func(uid, gid int) error, chmod func(mode uint32) error) error {
+	chowned := false
+	if m.uid != m.cuid || m.gid != m.cgid {
+		if err := chown(m.uid, m.gid); err != nil {
+			return err
+		}
+		chowned = true
+	}
+	// chown clears setuid and setgid on files: set the mode after it
+	if m.force || m.mode != m.cmode || (chowned && m.mode&(unix.S_ISUID|unix.S_ISGID) != 0) {
+		return chmod(m.mode)
 	}
 	return nil
 }
 
-func (p *plan) applyNode(ctx context.Context, c *stages.Context, n *node, x *ids) error {
-	root := p.st.root
-	// resolve again: earlier entries may have changed the tree
-	real, err := system.SecureJoin(root, n.cfgPath)
-	if err != nil {
-		return err
-	}
-	if real != n.real {
-		return fmt.Errorf("path now resolves to %s instead of %s", real, n.real)
-	}
-	uid, gid, err := x.resolve(n, root)
-	if err != nil {
-		return err
-	}
-	if n.remove {
-		if err := os.RemoveAll(real); err != nil {
-			return err
-		}
-	}
-	if err := mkdirParents(root, real); err != nil {
-		return err
-	}
-	switch {
-	case n.kind == kFile:
-		return p.writeFile(ctx, c, n, real, uid, gid)
-	case n.kind == kDir:
-		if !n.keep {
-			if err := os.Mkdir(real, 0o755); err != nil {
-				return err
-			}
-			if uid < 0 {
-				uid = 0
-			}
-			if gid < 0 {
-				gid = 0
-			}
-		}
-		if err := os.Lchown(real, uid, gid); err != nil {
-			return err
-		}
-		if n.mode != nil {
-			return os.Chmod(real, toMode(*n.mode))
-		}
-		return nil
-	case !n.hard:
-		if err := os.Symlink(n.target, real); err != nil {
-			return err
-		}
+func (p *plan) applyDir(n *node, uid, gid int) error {
+	if n.keep {
+		cu, cg, cm := statOf(n.fi)
+		m := meta{uid: uid, gid: gid, cuid: cu, cgid: cg, mode: cm, cmode: cm}
 		if uid < 0 {
-			uid = 0
+			m.uid = cu
 		}
 		if gid < 0 {
-			gid = 0
+			m.gid = cg
 		}
-		return os.Lchown(real, uid, gid)
-	default:
-		// linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the
-		// symlink itself, never its target outside the root
-		return unix.Linkat(unix.AT_FDCWD, n.target, unix.AT_FDCWD, real, 0)
+		if n.mode != nil {
+			m.mode = unixMode(*n.mode)
+		}
+		if err := m.fix(func(u, g int) error { return os.Lchown(n.real, u, g) },
+			func(mode uint32) error { return unix.Fchmodat(unix.AT_FDCWD, n.real, mode, 0) }); err != nil {
+			return err
+		}
+		p.wroteOn(n.real, n.dev)
+		return nil
 	}
+	want := uint32(0o755)
+	if n.mode != nil {
+		want = unixMode(*n.mode)
+	}
+	// mkdir honours the permission bits and the sticky bit; setgid comes
+	// from a setgid parent
+	created := want & 0o1777
+	if p.st.dirInfo(filepath.Dir(n.real)).setgid {
+		created |= unix.S_ISGID
+	}
+	if err := mkdirOnce(n.real, want&0o1777); err != nil {
+		return err
+	}
+	m := meta{uid: max(uid, 0), gid: max(gid, 0), cuid: p.st.euid, cgid: n.cgid, mode: want, cmode: created, force: n.acl}
+	if n.mode == nil {
+		m.mode = created // no mode given: keep what mkdir made (as before)
+	}
+	if err := m.fix(func(u, g int) error { return os.Lchown(n.real, u, g) },
+		func(mode uint32) error { return unix.Fchmodat(unix.AT_FDCWD, n.real, mode, 0) }); err != nil {
+		return err
+	}
+	p.wroteOn(n.real, n.dev)
+	return nil
+}
+
+func (p *plan) applySymlink(n *node, uid, gid int) error {
+	if err := unix.Symlinkat(n.target, unix.AT_FDCWD, n.real); err != nil {
+		return &os.LinkError{Op: "symlink", Old: n.target, New: n.real, Err: err}
+	}
+	if u, g := max(uid, 0), max(gid, 0); u != p.st.euid || g != n.cgid {
+		if err := os.Lchown(n.real, u, g); err != nil {
+			return err
+		}
+	}
+	p.wroteOn(n.real, n.dev)
+	return nil
 }
 
 // mkdirParents creates the missing leading directories of real (0755,
 // root-owned). real is already resolved inside root, so every existing
 // component is a real directory; a component that turns out to be
-// anything else is an error (never followed).
+// anything else is an error (never followed). For writers outside the
+// node plan (accounts, LUKS).
 func mkdirParents(root, real string) error {
 	dir := filepath.Dir(real)
 	var missing []string
@@ -543,7 +661,7 @@ func mkdirParents(root, real string) error {
 		fi, err := os.Lstat(dir)
 		if err == nil {
 			if !fi.IsDir() {
-				return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+				return &fs.PathError{Op: "mkdir", Path: dir, Err: unix.ENOTDIR}
 			}
 			break
 		}
@@ -557,104 +675,5 @@ func mkdirParents(root, real string) error {
 			return err
 		}
 	}
-	return nil
-}
-
-// writeFile writes contents and appends to a temporary file beside real,
-// sets owner and mode on it and renames it into place, so readers see the
-// old file or the complete new one.
-func (p *plan) writeFile(ctx context.Context, c *stages.Context, n *node, real string, uid, gid int) error {
-	var fi fs.FileInfo
-	if n.keep {
-		var err error
-		if fi, err = os.Lstat(real); err != nil {
-			return err
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("%s is no longer a regular file", real)
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if uid < 0 {
-			uid = int(st.Uid)
-		}
-		if gid < 0 {
-			gid = int(st.Gid)
-		}
-		if len(n.appends) == 0 {
-			// nothing to write: only owner and mode
-			if err := os.Lchown(real, uid, gid); err != nil {
-				return err
-			}
-			if n.mode != nil {
-				return os.Chmod(real, toMode(*n.mode))
-			}
-			return nil
-		}
-	}
-	if uid < 0 {
-		uid = 0
-	}
-	if gid < 0 {
-		gid = 0
-	}
-	mode := os.FileMode(0o644)
-	if n.mode != nil {
-		mode = toMode(*n.mode)
-	} else if fi != nil {
-		mode = fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
-	}
-	dir, base := filepath.Split(real)
-	tmp, err := os.CreateTemp(dir, "."+base+".flint-*")
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if n.keep {
-		src, err := os.OpenFile(real, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(tmp, src)
-		src.Close()
-		if err != nil {
-			return err
-		}
-	}
-	for i, r := range append([]config.Resource{n.contents}, n.appends...) {
-		if i == 0 && n.keep {
-			continue
-		}
-		if pf := n.staged[i]; pf != nil {
-			if err := pf.copyTo(tmp); err != nil {
-				return err
-			}
-			continue
-		}
-		if !hasSource(r) {
-			continue
-		}
-		if err := c.Fetcher.Fetch(ctx, stages.ToSource(r), tmp); err != nil {
-			return fmt.Errorf("fetching %s: %w", sourceDesc(r), err)
-		}
-	}
-	if err := tmp.Chown(uid, gid); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil { // after chown, which clears setuid
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), real); err != nil {
-		return err
-	}
-	ok = true
 	return nil
 }

@@ -13,19 +13,17 @@ import (
 	"strings"
 
 	"github.com/flintboot/flint/config"
+	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/stages"
 	"github.com/flintboot/flint/system"
+	"golang.org/x/sys/unix"
 )
 
 type unitOp struct {
-	kind     string // "write", "mask", "unmask", "disable"
-	unit     string
-	cfgPath  string
-	contents string
-}
-
-type presetOp struct {
-	lines []string
+	kind    string // "write", "mask", "unmask", "disable"
+	unit    string
+	cfgPath string
+	n       *node // write, mask: the node; unmask: the link to remove
 }
 
 // splitInstance splits "foo@bar.service" into ("foo@.service", "bar").
@@ -56,8 +54,10 @@ func hasInstall(contents string) bool {
 }
 
 // presetLines builds the sorted preset file lines, instances of one
-// template collapsed into one line: "enable foo@.service a b".
-func presetLines(units []config.Unit) []string {
+// template collapsed into one line: "enable foo@.service a b". A unit
+// with enabled false gets a "disable" line only when disabled[name] (it
+// was enabled in the root).
+func presetLines(units []config.Unit, disabled map[string]bool) []string {
 	type key struct{ verb, tmpl string }
 	inst := map[key][]string{}
 	var plain []string
@@ -68,6 +68,8 @@ func presetLines(units []config.Unit) []string {
 		verb := "disable"
 		if *u.Enabled {
 			verb = "enable"
+		} else if !disabled[u.Name] {
+			continue
 		}
 		if t, i, ok := splitInstance(u.Name); ok {
 			k := key{verb, t}
@@ -91,19 +93,31 @@ func (p *plan) planUnits(ctx context.Context, c *stages.Context, cfg *config.Con
 		byName[units[i].Name] = &units[i]
 	}
 	l := c.Log.With("files")
+	presets := false
 	for _, u := range units {
 		for _, d := range u.Dropins {
 			if d.Contents == nil {
 				continue
 			}
 			cp := path.Join(UnitDir, u.Name+".d", d.Name)
-			p.units = append(p.units, unitOp{kind: "write", unit: u.Name, cfgPath: cp, contents: *d.Contents})
+			n, err := p.planLiteral(cp, []byte(*d.Contents), 0o644)
+			if err != nil {
+				return err
+			}
+			p.units = append(p.units, unitOp{kind: "write", unit: u.Name, cfgPath: cp, n: n})
 			p.add("write-dropin", cp, "mode 0644")
 		}
 		if u.Contents != nil && *u.Contents != "" {
 			cp := path.Join(UnitDir, u.Name)
-			p.units = append(p.units, unitOp{kind: "write", unit: u.Name, cfgPath: cp, contents: *u.Contents})
+			n, err := p.planLiteral(cp, []byte(*u.Contents), 0o644)
+			if err != nil {
+				return err
+			}
+			p.units = append(p.units, unitOp{kind: "write", unit: u.Name, cfgPath: cp, n: n})
 			p.add("write-unit", cp, "mode 0644")
+		}
+		if u.Enabled != nil {
+			presets = true
 		}
 		if u.Enabled != nil && *u.Enabled {
 			if t, _, ok := splitInstance(u.Name); ok {
@@ -116,33 +130,187 @@ func (p *plan) planUnits(ctx context.Context, c *stages.Context, cfg *config.Con
 		}
 		if u.Enabled != nil && !*u.Enabled {
 			p.units = append(p.units, unitOp{kind: "disable", unit: u.Name})
-			p.add("disable", u.Name, "systemctl --root disable if enabled")
+			state := unitRoot{p.st.root}.unitState(u.Name)
+			p.add("disable", u.Name, "if enabled in the root when its files are written (now: "+state+"): remove its links, preset disable")
 		}
 		if u.Mask != nil {
 			cp := path.Join(UnitDir, u.Name)
-			real, err := system.SecureJoin(p.st.root, cp)
+			real, err := p.st.resolve(cp)
+			if err == nil {
+				real, err = p.st.checkLinks(real, cp)
+			}
 			if err != nil {
 				return err
 			}
 			if *u.Mask {
-				p.units = append(p.units, unitOp{kind: "mask", unit: u.Name, cfgPath: cp})
+				n, err := p.planMask(cp, real)
+				if err != nil {
+					return err
+				}
+				p.units = append(p.units, unitOp{kind: "mask", unit: u.Name, cfgPath: cp, n: n})
 				p.add("mask", cp, "-> /dev/null")
 			} else if t, err := os.Readlink(real); err == nil && t == "/dev/null" {
-				p.units = append(p.units, unitOp{kind: "unmask", unit: u.Name, cfgPath: cp})
+				p.units = append(p.units, unitOp{kind: "unmask", unit: u.Name, cfgPath: cp, n: &node{real: real, cfgPath: cp}})
 				p.add("unmask", cp, "remove link to /dev/null")
 			}
 		}
 	}
-	if lines := presetLines(units); len(lines) > 0 {
-		p.preset = &presetOp{lines: lines}
-		p.add("write-preset", PresetFile, fmt.Sprintf("%d lines", len(lines)))
+	if presets {
+		n, err := p.planLiteral(PresetFile, nil, 0o644)
+		if err != nil {
+			return err
+		}
+		p.preset = n
+		p.add("write-preset", PresetFile, "enable lines, and disable lines for units enabled in the root")
 	}
 	return nil
 }
 
-// writeRootFile writes data to cfgPath inside the root atomically (leading
-// directories 0755).
-func writeRootFile(root, cfgPath string, data []byte, mode os.FileMode) error {
+// planLiteral plans writing fixed contents to cfgPath (units, drop-ins,
+// presets): whatever file or link is there is replaced; a directory is
+// refused.
+func (p *plan) planLiteral(cfgPath string, data []byte, mode int) (*node, error) {
+	real, err := p.st.resolve(cfgPath)
+	if err == nil {
+		real, err = p.st.checkLinks(real, cfgPath)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", cfgPath, err)
+	}
+	n := &node{kind: kFile, cfgPath: cfgPath, real: real, literal: data, isLit: true, mode: &mode, defMode: uint32(mode)}
+	if k, _ := p.st.state(real); k == kDir || k == kOther {
+		return nil, fmt.Errorf("%s: %s exists there", cfgPath, k)
+	}
+	n.remove = true
+	if _, _, err := p.prepareQuiet(n); err != nil {
+		return nil, err
+	}
+	p.place(n, filepath.Dir(real))
+	p.st.created[real] = kFile
+	return n, nil
+}
+
+// planMask plans the link to /dev/null that masks a unit.
+func (p *plan) planMask(cfgPath, real string) (*node, error) {
+	n := &node{kind: kSymlink, cfgPath: cfgPath, real: real, target: "/dev/null"}
+	if k, _ := p.st.state(real); k == kDir || k == kOther {
+		return nil, fmt.Errorf("%s: %s exists there", cfgPath, k)
+	}
+	n.remove = true
+	if _, _, err := p.prepareQuiet(n); err != nil {
+		return nil, err
+	}
+	p.place(n, filepath.Dir(real))
+	p.st.created[real] = kSymlink
+	return n, nil
+}
+
+func (p *plan) applyUnits(ctx context.Context, c *stages.Context) error {
+	root := p.st.root
+	l := c.Log.With("files")
+	if len(p.units) == 0 && p.preset == nil {
+		return nil
+	}
+	done := l.Op("writing %d systemd unit operations", len(p.units))
+	disabled := map[string]bool{}
+	err := func() error {
+		for _, op := range p.units {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var err error
+			switch op.kind {
+			case "write":
+				err = p.applyLiteral(ctx, c, op.n)
+			case "mask":
+				err = p.applyMask(op.n)
+			case "unmask":
+				if t, rerr := os.Readlink(op.n.real); rerr == nil && t == "/dev/null" {
+					err = os.Remove(op.n.real)
+				}
+			case "disable":
+				var was bool
+				was, err = p.disable(l, root, op.unit)
+				disabled[op.unit] = was
+			}
+			if err != nil {
+				return fmt.Errorf("unit %s: %w", op.unit, err)
+			}
+		}
+		if p.preset == nil {
+			return nil
+		}
+		lines := presetLines(c.Config.Systemd.Units, disabled)
+		if len(lines) == 0 {
+			return nil
+		}
+		var b bytes.Buffer
+		for _, ln := range lines {
+			b.WriteString(ln)
+			b.WriteByte('\n')
+		}
+		p.preset.literal = b.Bytes()
+		return p.applyLiteral(ctx, c, p.preset)
+	}()
+	done(err)
+	return err
+}
+
+// applyLiteral writes a literal node (root-owned, its mode) after its
+// leading directories.
+func (p *plan) applyLiteral(ctx context.Context, c *stages.Context, n *node) error {
+	for _, d := range n.mkdirs {
+		if err := mkdirOnce(d, 0o755); err != nil {
+			return err
+		}
+		p.wroteOn(d, n.dev)
+	}
+	return p.writeFile(ctx, c, n, 0, 0)
+}
+
+func (p *plan) applyMask(n *node) error {
+	for _, d := range n.mkdirs {
+		if err := mkdirOnce(d, 0o755); err != nil {
+			return err
+		}
+		p.wroteOn(d, n.dev)
+	}
+	if err := os.Remove(n.real); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return p.applySymlink(n, 0, 0)
+}
+
+// disable undoes an enablement the way `systemctl --root ROOT disable`
+// does, when `systemctl --root ROOT is-enabled` would report the unit
+// enabled; decided in-process. It reports whether the unit was enabled.
+func (p *plan) disable(l *log.Logger, root, unit string) (bool, error) {
+	u := unitRoot{root}
+	state := u.unitState(unit)
+	if !enabledState(state) {
+		l.Debugf("unit %s is %s in the root: nothing to disable", unit, state)
+		return false, nil
+	}
+	links, dirs := u.disableLinks(unit)
+	for _, lk := range links {
+		if err := os.Remove(u.host(lk)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return true, err
+		}
+		l.Info("removed %s (disabling %s, which was %s)", lk, unit, state)
+	}
+	for _, d := range dirs {
+		if err := os.Remove(u.host(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// writeRootFile writes data to cfgPath inside the root through a
+// temporary file renamed into place (leading directories 0755). For
+// writers outside the plan (LUKS); it records the path as written.
+func (p *plan) writeRootFile(cfgPath string, data []byte, mode os.FileMode) error {
+	root := p.st.root
 	real, err := system.SecureJoin(root, cfgPath)
 	if err != nil {
 		return err
@@ -154,103 +322,25 @@ func writeRootFile(root, cfgPath string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("%s is a directory", cfgPath)
 	}
 	dir, base := filepath.Split(real)
-	tmp, err := os.CreateTemp(dir, "."+base+".flint-*")
+	tmp, err := createTemp(dir, base, uint32(mode.Perm()))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	p.tmp.add(tmp.Name())
+	defer func() {
+		unix.Unlink(tmp.Name())
+		p.tmp.done(tmp.Name())
+	}()
 	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode)
-	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), real)
-}
-
-func (p *plan) applyUnits(ctx context.Context, c *stages.Context) error {
-	root := p.st.root
-	l := c.Log.With("files")
-	for _, op := range p.units {
-		var err error
-		var done func(error)
-		switch op.kind {
-		case "write":
-			done = l.Op("writing unit file %q", op.cfgPath)
-			err = writeRootFile(root, op.cfgPath, []byte(op.contents), 0o644)
-		case "mask":
-			done = l.Op("masking unit %q", op.unit)
-			err = mask(root, op.cfgPath)
-		case "unmask":
-			done = l.Op("unmasking unit %q", op.unit)
-			err = unmask(root, op.cfgPath)
-		case "disable":
-			done = l.Op("disabling unit %q", op.unit)
-			err = disable(ctx, c, root, op.unit)
-		}
-		done(err)
-		if err != nil {
-			return fmt.Errorf("unit %s: %w", op.unit, err)
-		}
+	if err := os.Rename(tmp.Name(), real); err != nil {
+		return err
 	}
-	if p.preset != nil {
-		var b bytes.Buffer
-		for _, ln := range p.preset.lines {
-			b.WriteString(ln)
-			b.WriteByte('\n')
-		}
-		done := l.Op("writing systemd preset file %q", PresetFile)
-		err := writeRootFile(root, PresetFile, b.Bytes(), 0o644)
-		done(err)
-		if err != nil {
-			return err
-		}
-	}
+	p.wrote(real)
 	return nil
-}
-
-func mask(root, cfgPath string) error {
-	real, err := system.SecureJoin(root, cfgPath)
-	if err != nil {
-		return err
-	}
-	if err := mkdirParents(root, real); err != nil {
-		return err
-	}
-	if err := os.Remove(real); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return os.Symlink("/dev/null", real)
-}
-
-func unmask(root, cfgPath string) error {
-	real, err := system.SecureJoin(root, cfgPath)
-	if err != nil {
-		return err
-	}
-	if t, err := os.Readlink(real); err == nil && t == "/dev/null" {
-		return os.Remove(real)
-	}
-	return nil
-}
-
-// disable runs `systemctl --root ROOT disable UNIT` when the unit is
-// enabled there. Without systemctl there is nothing that could have
-// enabled it through the usual symlinks flint knows about, so a missing
-// binary is logged and skipped.
-func disable(ctx context.Context, c *stages.Context, root, unit string) error {
-	_, err := c.Runner.Run(ctx, system.Cmd{Name: system.ToolSystemctl, Args: []string{"--root", root, "is-enabled", unit}})
-	if errors.Is(err, system.ErrToolNotFound) {
-		c.Log.Info("systemctl not found; not checking whether %s is enabled", unit)
-		return nil
-	}
-	if err != nil {
-		return nil // not enabled (or unknown): nothing to undo
-	}
-	_, err = c.Runner.Run(ctx, system.Cmd{Name: system.ToolSystemctl, Args: []string{"--root", root, "disable", unit}})
-	return err
 }

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -137,20 +138,15 @@ func handler() http.Handler {
 		}
 		w.Write([]byte(contentsText))
 	})
-	// requires the header, then redirects (headers are dropped on redirect)
+	// requires the header, then redirects on the same host: the
+	// configured headers go along (as Go's client, and so the reference,
+	// sends them)
 	mux.HandleFunc("/contents_headers_redirect", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(headerName) != headerValue {
 			http.Error(w, "missing header", http.StatusBadRequest)
 			return
 		}
-		http.Redirect(w, r, "/contents_noheaders", http.StatusFound)
-	})
-	mux.HandleFunc("/contents_noheaders", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(headerName) != "" {
-			http.Error(w, "header leaked through redirect", http.StatusBadRequest)
-			return
-		}
-		w.Write([]byte(contentsText))
+		http.Redirect(w, r, "/contents_headers", http.StatusFound)
 	})
 	// default headers overridden by the config
 	mux.HandleFunc("/contents_headers_overwrite", func(w http.ResponseWriter, r *http.Request) {
@@ -160,11 +156,41 @@ func handler() http.Handler {
 		}
 		w.Write([]byte(contentsText))
 	})
+	// /slow?id=X&mib=N streams N MiB; the first request for an id
+	// trickles (about 4 MiB/s) so a test can interrupt flint mid-fetch,
+	// later ones are fast
+	mux.HandleFunc("/slow", slowHandler)
 	mux.HandleFunc("/config", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query().Get("v")
 		fmt.Fprintf(w, `{"ignition":{"version":%q},"storage":{"files":[{"path":"/merged","contents":{"source":"data:,merged"}}]}}`, v)
 	})
 	return mux
+}
+
+var slowSeen sync.Map
+
+func slowHandler(w http.ResponseWriter, r *http.Request) {
+	mib := 64
+	fmt.Sscan(r.URL.Query().Get("mib"), &mib)
+	_, again := slowSeen.LoadOrStore(r.URL.Query().Get("id"), true)
+	w.Header().Set("Content-Length", fmt.Sprint(mib<<20))
+	chunk := bytes.Repeat([]byte("flint-slow-body\n"), 64<<10/16)
+	fl, _ := w.(http.Flusher)
+	for i := 0; i < mib*16; i++ {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+		if !again {
+			if fl != nil {
+				fl.Flush()
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(15 * time.Millisecond):
+			}
+		}
+	}
 }
 
 func startTFTPD(dir string) (func(), error) {

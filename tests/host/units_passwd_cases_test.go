@@ -58,7 +58,28 @@ func unitCases() []tc {
 			}},
 		{name: "unit.presets.sorted", config: units(`{"name":"zz.service","enabled":true},{"name":"aa.service","enabled":false},{"name":"mm.socket","enabled":true},{"name":"t@2.timer","enabled":true},{"name":"t@1.timer","enabled":true},{"name":"bb.service","enabled":true}`),
 			check: func(t *testing.T, r *root) {
-				wantFile(t, r, preset, "disable aa.service\nenable bb.service\nenable mm.socket\nenable t@.timer 1 2\nenable zz.service\n", 0o644, 0, 0)
+				// aa.service is not enabled in the root: no disable line for it
+				wantFile(t, r, preset, "enable bb.service\nenable mm.socket\nenable t@.timer 1 2\nenable zz.service\n", 0o644, 0, 0)
+			}},
+		{name: "unit.presets.sorted.enabled.disable", config: units(`{"name":"zz.service","enabled":true},{"name":"aa.service","enabled":false},{"name":"t@2.timer","enabled":false},{"name":"t@1.timer","enabled":false}`),
+			setup: func(t *testing.T, r *root) {
+				writeFile(t, r, "/usr/lib/systemd/system/aa.service", svcText, 0o644)
+				symlink(t, r, "/etc/systemd/system/multi-user.target.wants/aa.service", "/usr/lib/systemd/system/aa.service")
+				writeFile(t, r, "/usr/lib/systemd/system/t@.timer", "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n", 0o644)
+				symlink(t, r, "/etc/systemd/system/timers.target.wants/t@2.timer", "/usr/lib/systemd/system/t@.timer")
+			},
+			check: func(t *testing.T, r *root) {
+				wantFile(t, r, preset, "disable aa.service\ndisable t@.timer 2\nenable zz.service\n", 0o644, 0, 0)
+				// the links are gone, and the directories they left empty
+				wantMissing(t, r, "/etc/systemd/system/multi-user.target.wants")
+				wantMissing(t, r, "/etc/systemd/system/timers.target.wants")
+			}},
+		// enabled:false for a unit that is not enabled writes nothing at all
+		{name: "unit.disable.not.enabled.writes.nothing", config: units(`{"name":"aa.service","enabled":false},{"name":"bb.service","enabled":false}`),
+			setup: func(t *testing.T, r *root) { writeFile(t, r, "/usr/lib/systemd/system/bb.service", svcText, 0o644) },
+			check: func(t *testing.T, r *root) {
+				wantMissing(t, r, "/etc/systemd/system-preset")
+				wantMissing(t, r, "/etc/systemd/system")
 			}},
 		// enabled:false undoes an existing enablement with systemctl --root
 		{name: "unit.remove.symlinks", config: units(`{"name":"foo.service","enabled":false}`),

@@ -1,0 +1,362 @@
+package files
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/flintboot/flint/system"
+	"golang.org/x/sys/unix"
+)
+
+type kind int
+
+const (
+	kMissing kind = iota
+	kFile
+	kDir
+	kSymlink
+	kOther
+)
+
+func (k kind) String() string {
+	return [...]string{"nothing", "a file", "a directory", "a symbolic link", "a special file"}[k]
+}
+
+func kindOf(m fs.FileMode) kind {
+	switch {
+	case m.IsRegular():
+		return kFile
+	case m.IsDir():
+		return kDir
+	case m&fs.ModeSymlink != 0:
+		return kSymlink
+	}
+	return kOther
+}
+
+// diskEntry is what lstat found before the plan changes anything.
+type diskEntry struct {
+	k  kind
+	fi fs.FileInfo // nil when missing
+}
+
+// dirInfo is what a new node inherits from the directory it is created
+// in: the group (setgid directories hand theirs down), whether a default
+// ACL makes the creation mode unpredictable, and the filesystem.
+type dirInfo struct {
+	gid    int
+	setgid bool
+	acl    bool
+	dev    uint64
+}
+
+// planner simulates the root while planning: what exists now (each path
+// looked at once), overlaid with what earlier planned entries remove and
+// create. Every lookup is O(depth): nothing is a list scanned per entry.
+type planner struct {
+	root    string
+	removed map[string]bool // real paths removed recursively (overwrite)
+	created map[string]kind // real paths the plan creates
+	newDirs map[string]dirInfo
+	disk    map[string]diskEntry
+	dirs    map[string]dirInfo // on-disk directories looked at
+	devDir  map[uint64]string  // one on-disk directory per filesystem seen
+	links   map[string]string  // readlink cache
+	users   map[string]bool    // users the plan creates
+	groups  map[string]bool    // groups the plan creates
+	euid    int
+	egid    int
+}
+
+func newPlanner(root string) *planner {
+	if root == "" {
+		root = "/"
+	}
+	return &planner{root: filepath.Clean(root), removed: map[string]bool{}, created: map[string]kind{},
+		newDirs: map[string]dirInfo{}, disk: map[string]diskEntry{}, dirs: map[string]dirInfo{},
+		devDir: map[uint64]string{}, links: map[string]string{}, users: map[string]bool{}, groups: map[string]bool{},
+		euid: os.Geteuid(), egid: os.Getegid()}
+}
+
+func under(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+"/") || dir == "/"
+}
+
+// above reports whether a is a proper ancestor of p below root.
+func (s *planner) inside(p string) bool { return p != s.root && under(p, s.root) }
+
+func (s *planner) lstat(p string) diskEntry {
+	if e, ok := s.disk[p]; ok {
+		return e
+	}
+	var e diskEntry
+	// below a missing path or a non-directory nothing can exist
+	if d := filepath.Dir(p); d != p {
+		if pe, ok := s.disk[d]; ok && (pe.k == kMissing || pe.k == kFile || pe.k == kOther) {
+			s.disk[p] = e
+			return e
+		}
+	}
+	if fi, err := os.Lstat(p); err == nil {
+		e = diskEntry{kindOf(fi.Mode()), fi}
+	}
+	s.disk[p] = e
+	return e
+}
+
+// resolve returns where cfgPath lands inside the root (the last component
+// not followed), as system.SecureJoin does, but over the planner's lstat
+// cache: each path is looked at once however many entries share it.
+func (s *planner) resolve(cfgPath string) (string, error) {
+	if strings.IndexByte(cfgPath, 0) >= 0 {
+		return "", &fs.PathError{Op: "resolve in root " + s.root, Path: cfgPath, Err: syscall.EINVAL}
+	}
+	resolved := "" // "" (the root) or "/a/b" without "." or ".."
+	pending := cfgPath
+	links := 0
+	for pending != "" {
+		var comp string
+		slash := false
+		if i := strings.IndexByte(pending, '/'); i >= 0 {
+			comp, pending, slash = pending[:i], pending[i+1:], true
+		} else {
+			comp, pending = pending, ""
+		}
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			if i := strings.LastIndexByte(resolved, '/'); i >= 0 {
+				resolved = resolved[:i]
+			}
+			continue
+		}
+		next := resolved + "/" + comp
+		if pending == "" && !slash {
+			resolved = next // the last component is not followed
+			break
+		}
+		full := s.host(next)
+		if s.lstat(full).k != kSymlink {
+			resolved = next // missing parts are lexical
+			continue
+		}
+		links++
+		if links > system.MaxSymlinks {
+			return "", &fs.PathError{Op: "resolve in root " + s.root, Path: cfgPath, Err: syscall.ELOOP}
+		}
+		target, err := s.readlink(full)
+		if err != nil {
+			return "", fmt.Errorf("resolving %q in %q: %w", cfgPath, s.root, err)
+		}
+		if strings.HasPrefix(target, "/") {
+			resolved = ""
+		}
+		if pending != "" {
+			pending = target + "/" + pending
+		} else {
+			pending = target
+		}
+	}
+	return s.host(resolved), nil
+}
+
+// host is the host path of a root-relative path ("" is the root).
+func (s *planner) host(rel string) string {
+	switch {
+	case rel == "":
+		return s.root
+	case s.root == "/":
+		return rel
+	}
+	return s.root + rel
+}
+
+func (s *planner) readlink(p string) (string, error) {
+	if t, ok := s.links[p]; ok {
+		return t, nil
+	}
+	t, err := os.Readlink(p)
+	if err == nil {
+		s.links[p] = t
+	}
+	return t, err
+}
+
+// state returns what will be at real when the plan reaches it, and the
+// on-disk info when that is what is there.
+func (s *planner) state(real string) (kind, fs.FileInfo) {
+	if k, ok := s.created[real]; ok {
+		return k, nil
+	}
+	for a := real; s.inside(a); a = filepath.Dir(a) {
+		if s.removed[a] {
+			return kMissing, nil
+		}
+		if a != real {
+			if k, ok := s.created[a]; ok && k != kDir {
+				return kMissing, nil
+			}
+		}
+	}
+	e := s.lstat(real)
+	return e.k, e.fi
+}
+
+// onDisk reports whether real is a directory the plan finds on disk and
+// leaves in place.
+func (s *planner) onDiskDir(real string) bool {
+	if _, ok := s.newDirs[real]; ok {
+		return false
+	}
+	k, fi := s.state(real)
+	return k == kDir && (fi != nil || real == s.root)
+}
+
+// dirInfo returns the attributes of a directory that exists when the plan
+// reaches it (on disk or planned).
+func (s *planner) dirInfo(d string) dirInfo {
+	if di, ok := s.newDirs[d]; ok {
+		return di
+	}
+	if di, ok := s.dirs[d]; ok {
+		return di
+	}
+	var di dirInfo
+	var st unix.Stat_t
+	if err := unix.Lstat(d, &st); err == nil {
+		di = dirInfo{gid: int(st.Gid), setgid: st.Mode&unix.S_ISGID != 0, dev: st.Dev, acl: hasDefaultACL(d)}
+		if _, ok := s.devDir[st.Dev]; !ok {
+			s.devDir[st.Dev] = d
+		}
+	}
+	s.dirs[d] = di
+	return di
+}
+
+func hasDefaultACL(d string) bool {
+	n, err := unix.Lgetxattr(d, "system.posix_acl_default", nil)
+	return err == nil && n > 0
+}
+
+// parents returns the leading directories of real that will be missing
+// when the plan reaches it, outermost first, and the directory real will
+// be created in; it fails when a leading component will be a
+// non-directory.
+func (s *planner) parents(real, cfgPath string) ([]string, error) {
+	var missing []string
+	for dir := filepath.Dir(real); s.inside(dir); dir = filepath.Dir(dir) {
+		k, _ := s.state(dir)
+		if k == kMissing {
+			missing = append(missing, dir)
+			continue
+		}
+		if k != kDir {
+			return nil, fmt.Errorf("%s: leading component %s is %s, not a directory", cfgPath, s.rel(dir), k)
+		}
+		break
+	}
+	for i, j := 0, len(missing)-1; i < j; i, j = i+1, j-1 {
+		missing[i], missing[j] = missing[j], missing[i]
+	}
+	return missing, nil
+}
+
+// createDirs records that the plan creates dirs (outermost first, mode
+// 0755, root-owned) and returns them.
+func (s *planner) createDirs(dirs []string) {
+	for _, d := range dirs {
+		pi := s.dirInfo(filepath.Dir(d))
+		s.created[d] = kDir
+		s.newDirs[d] = dirInfo{gid: s.newGID(pi), setgid: pi.setgid, acl: pi.acl, dev: pi.dev}
+	}
+}
+
+// newGID is the group a node created in a directory gets.
+func (s *planner) newGID(parent dirInfo) int {
+	if parent.setgid {
+		return parent.gid
+	}
+	return s.egid
+}
+
+// storeDir is the directory a temporary file for real is created in
+// before anything is changed: real's own directory when it exists and
+// stays, else the nearest such ancestor (on the same filesystem, since
+// everything below it is created by the plan).
+func (s *planner) storeDir(real string) string {
+	d := filepath.Dir(real)
+	for s.inside(d) && !s.onDiskDir(d) {
+		d = filepath.Dir(d)
+	}
+	return d
+}
+
+// checkLinks looks at the links on the way to real. A path through a
+// link this plan creates, or through an on-disk link the plan removes, is
+// refused: where it lands is only known once earlier entries are applied.
+// The one exception: an on-disk link the plan replaces with a directory;
+// the path then lands inside that new directory, and that is returned.
+func (s *planner) checkLinks(real, cfgPath string) (string, error) {
+	ancestors := map[string]bool{}
+	for a := filepath.Dir(real); s.inside(a); a = filepath.Dir(a) {
+		ancestors[a] = true
+		if s.created[a] == kSymlink {
+			return "", fmt.Errorf("%s: leading component %s is a symbolic link created by this config", cfgPath, s.rel(a))
+		}
+	}
+	lex := filepath.Join(s.root, cfgPath)
+	for a := filepath.Dir(lex); s.inside(a); a = filepath.Dir(a) {
+		if ancestors[a] {
+			continue
+		}
+		// the resolution left the lexical path here: a is a link on disk
+		if s.removed[a] && s.created[a] == kDir {
+			return lex, nil
+		}
+		if _, ok := s.created[a]; ok || s.removed[a] {
+			return "", fmt.Errorf("%s: leading component %s is a symbolic link this config replaces", cfgPath, s.rel(a))
+		}
+	}
+	return real, nil
+}
+
+func (s *planner) rel(real string) string {
+	if s.root == "/" {
+		return real
+	}
+	r := strings.TrimPrefix(real, s.root)
+	if r == "" {
+		return "/"
+	}
+	return r
+}
+
+// unixMode is a config mode (permission bits plus 04000/02000/01000) as
+// the mode bits of chmod(2).
+func unixMode(m int) uint32 { return uint32(m) & 0o7777 }
+
+// toMode converts a config mode to an os.FileMode.
+func toMode(m int) os.FileMode {
+	fm := os.FileMode(m) & os.ModePerm
+	if m&04000 != 0 {
+		fm |= os.ModeSetuid
+	}
+	if m&02000 != 0 {
+		fm |= os.ModeSetgid
+	}
+	if m&01000 != 0 {
+		fm |= os.ModeSticky
+	}
+	return fm
+}
+
+// statOf returns uid, gid and mode bits of an on-disk node.
+func statOf(fi fs.FileInfo) (int, int, uint32) {
+	st := fi.Sys().(*syscall.Stat_t)
+	return int(st.Uid), int(st.Gid), st.Mode & 0o7777
+}
