@@ -68,6 +68,12 @@ func Apply(ctx context.Context, root string, now time.Time, ops []Op, wrote func
 	if wrote == nil {
 		wrote = func(string) {}
 	}
+	// refuse before taking a lock (the lock file is a write too)
+	if t, changes, err := Plan(root, now, ops); err != nil {
+		return changes, err
+	} else if r := t.Unmodelled(); r != "" {
+		return changes, errors.New("accounts: " + r)
+	}
 	etc, err := system.SecureJoinFollow(root, "/etc")
 	if err != nil {
 		return nil, err

@@ -20,6 +20,8 @@ type effect struct {
 	kind       string // mkhome, mail, move, chown, rmtree, unlink, mailchown, logreset, logmove
 	path, dst  string // real paths (resolved inside the root)
 	skel       string
+	vskel      string // skel and home as the root sees them (symlink targets)
+	vhome      string
 	uid, gid   int
 	mode       os.FileMode
 	chown      chownSpec
@@ -73,7 +75,7 @@ func (t *Txn) planNewHome(ch *Change, home string, uid, gid int) error {
 	if err != nil {
 		return err
 	}
-	t.pre = append(t.pre, effect{kind: "mkhome", path: real, skel: skel, uid: uid, gid: gid, mode: t.homeMode()})
+	t.pre = append(t.pre, effect{kind: "mkhome", path: real, skel: skel, vskel: t.udefs.skel, vhome: home, uid: uid, gid: gid, mode: t.homeMode()})
 	t.created = append(t.created, real)
 	ch.Detail = append(ch.Detail, fmt.Sprintf("create home %s (%04o) from %s", home, t.homeMode(), t.udefs.skel))
 	return nil
@@ -155,7 +157,7 @@ func (t *Txn) planMoveHome(old, new string, c chownSpec, chown bool) error {
 	if t.conflicts(oldReal, t.removed) || t.conflicts(newReal, t.removed) || t.conflicts(oldReal, t.created) || t.conflicts(newReal, t.created) {
 		return fmt.Errorf("home %s is also created or removed in this run (the writer cannot order that)", new)
 	}
-	t.pre = append(t.pre, effect{kind: "move", path: oldReal, dst: newReal, chown: c})
+	t.pre = append(t.pre, effect{kind: "move", path: oldReal, dst: newReal, vskel: old, vhome: new, chown: c})
 	t.created = append(t.created, newReal)
 	t.removed = append(t.removed, oldReal)
 	if chown {
@@ -243,7 +245,7 @@ func (e *effect) run(wrote func(string)) error {
 		err := os.Rename(e.path, e.dst)
 		if errors.Is(err, syscall.EXDEV) {
 			c := e.chown
-			if err = copyTree(e.path, e.dst, &c, wrote); err == nil {
+			if err = copyTree(e.path, e.dst, e.vskel, e.vhome, &c, wrote); err == nil {
 				e.doneRemove = true // remove the old tree once committed
 			}
 			return err
@@ -376,7 +378,7 @@ func makeHome(e *effect, wrote func(string)) error {
 		return nil // no skeleton: an empty home
 	}
 	c := chownSpec{oldUID: -1, newUID: int64(e.uid), oldGID: -1, newGID: int64(e.gid)}
-	return copyTree(e.skel, e.path, &c, wrote, true)
+	return copyTree(e.skel, e.path, e.vskel, e.vhome, &c, wrote, true)
 }
 
 func mapID(old, from, to int64) int {
@@ -395,7 +397,8 @@ func mapID(old, from, to int64) int {
 // the copied files, fifos and device nodes; owners mapped through c.
 // rootExists says dst itself already exists (useradd); otherwise dst is
 // created with src's mode and mapped owner (usermod's cross-device move).
-func copyTree(src, dst string, c *chownSpec, wrote func(string), rootExists ...bool) error {
+// vsrc and vdst are src and dst as the root sees them.
+func copyTree(src, dst, vsrc, vdst string, c *chownSpec, wrote func(string), rootExists ...bool) error {
 	links := map[[2]uint64]string{}
 	if len(rootExists) == 0 {
 		var st unix.Stat_t
@@ -409,12 +412,12 @@ func copyTree(src, dst string, c *chownSpec, wrote func(string), rootExists ...b
 		if err := copyDirMeta(dst, &st, c); err != nil {
 			return err
 		}
-		if err := copyDir(src, dst, src, dst, c, links, wrote); err != nil {
+		if err := copyDir(src, dst, vsrc, vdst, c, links, wrote); err != nil {
 			return err
 		}
 		return finishDir(dst, &st)
 	}
-	return copyDir(src, dst, src, dst, c, links, wrote)
+	return copyDir(src, dst, vsrc, vdst, c, links, wrote)
 }
 
 func copyDirMeta(dst string, st *unix.Stat_t, c *chownSpec) error {
@@ -470,7 +473,7 @@ func copyDir(src, dst, srcRoot, dstRoot string, c *chownSpec, links map[[2]uint6
 			if err != nil {
 				return err
 			}
-			if under(target, srcRoot) {
+			if strings.HasPrefix(target, srcRoot) { // a plain prefix, as copy_tree compares
 				target = dstRoot + strings.TrimPrefix(target, srcRoot)
 			}
 			if err := os.Symlink(target, d); err != nil {
