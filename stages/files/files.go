@@ -57,8 +57,7 @@ func (Stage) Name() string { return "files" }
 type plan struct {
 	acts     []stages.Action
 	prefetch []*prefetch
-	groups   []groupOp
-	users    []userOp
+	acct     accountsPlan
 	nodes    []*node
 	units    []unitOp
 	preset   *presetOp

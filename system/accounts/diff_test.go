@@ -110,7 +110,7 @@ func bases(t *testing.T) []base {
 		{name: "debian", files: std(map[string]string{"etc/login.defs": deb}), setup: stdOwners},
 		{name: "fedora", files: std(map[string]string{"etc/login.defs": fedoraDefs,
 			"etc/default/useradd": "GROUP=100\nHOME=/home\nINACTIVE=-1\nEXPIRE=\nSHELL=/bin/bash\nSKEL=/etc/skel\nCREATE_MAIL_SPOOL=yes\n",
-			"etc/subuid": "", "etc/subgid": "", "var/spool/mail/": ""}),
+			"etc/subuid":          "", "etc/subgid": "", "var/spool/mail/": ""}),
 			setup: func(t *testing.T, dir string) { stdOwners(t, dir); chown(t, dir, "var/spool/mail", 0, 8) }},
 		{name: "existing-users-homes", files: std(map[string]string{"etc/login.defs": deb,
 			"etc/passwd":  stdPasswd + "ex1:x:1000:1000::/home/ex1:/bin/bash\nex2:x:1003:1003::/home/ex2:/bin/bash\nex3:x:1001:100::/home/ex3:/bin/bash\n",
