@@ -97,17 +97,24 @@ func Apply(ctx context.Context, root string, now time.Time, ops []Op, wrote func
 type staged struct {
 	tb        *table
 	path, tmp string
+	mode      os.FileMode
+	uid, gid  int
 }
 
 func (t *Txn) commit(wrote func(string)) (err error) {
 	var st []staged
+	var done []*effect
 	defer func() {
 		if err != nil {
 			for _, s := range st {
 				os.Remove(s.tmp)
 			}
+			for i := len(done) - 1; i >= 0; i-- {
+				done[i].undo()
+			}
 		}
 	}()
+	// 1. the new contents beside each file, as "<f>+"
 	for _, tb := range []*table{t.passwd, t.shadow, t.group, t.gshadow, t.subuid, t.subgid} {
 		if !tb.changed {
 			continue
@@ -116,47 +123,48 @@ func (t *Txn) commit(wrote func(string)) (err error) {
 			continue // the tools never create shadow, gshadow or sub[ug]id
 		}
 		p := filepath.Join(t.etc, tb.rel)
-		s := staged{tb: tb, path: p, tmp: p + "+"}
-		mode, uid, gid := os.FileMode(0o644), 0, 0
+		s := staged{tb: tb, path: p, tmp: p + "+", mode: 0o644}
 		if tb.present {
 			sys := tb.st.Sys().(*syscall.Stat_t)
-			mode, uid, gid = tb.st.Mode().Perm()&0o664, int(sys.Uid), int(sys.Gid)
-			if err := writeFile(p+"-", tb.raw, mode, uid, gid); err != nil {
-				return fmt.Errorf("writing backup /etc/%s-: %w", tb.rel, err)
-			}
-			// the backup keeps the old file's times (utime(2), seconds)
-			unix.UtimesNanoAt(unix.AT_FDCWD, p+"-", []unix.Timespec{{Sec: sys.Atim.Sec}, {Sec: sys.Mtim.Sec}}, unix.AT_SYMLINK_NOFOLLOW)
-			wrote(p + "-")
+			s.mode, s.uid, s.gid = tb.st.Mode().Perm()&0o664, int(sys.Uid), int(sys.Gid)
 		}
 		st = append(st, s)
-		if err := writeFile(s.tmp, tb.bytes(), mode, uid, gid); err != nil {
+		if err := writeFile(s.tmp, tb.bytes(), s.mode, s.uid, s.gid); err != nil {
 			return fmt.Errorf("writing /etc/%s: %w", tb.rel, err)
 		}
 	}
-	var done []*effect
-	undo := func() {
-		for i := len(done) - 1; i >= 0; i-- {
-			done[i].undo()
-		}
-	}
+	// 2. homes created and moved (undone on failure)
 	for i := range t.pre {
 		e := &t.pre[i]
 		done = append(done, e)
 		if err := e.run(wrote); err != nil {
-			undo()
 			return err
 		}
 	}
+	// 3. the old files as "<f>-", with their mode, owner and times
+	for _, s := range st {
+		if !s.tb.present {
+			continue
+		}
+		if err := writeFile(s.path+"-", s.tb.raw, s.mode, s.uid, s.gid); err != nil {
+			return fmt.Errorf("writing backup /etc/%s-: %w", s.tb.rel, err)
+		}
+		sys := s.tb.st.Sys().(*syscall.Stat_t)
+		unix.UtimesNanoAt(unix.AT_FDCWD, s.path+"-", []unix.Timespec{{Sec: sys.Atim.Sec}, {Sec: sys.Mtim.Sec}}, unix.AT_SYMLINK_NOFOLLOW)
+		wrote(s.path + "-")
+	}
+	// 4. into place
 	for i, s := range st {
 		if err := os.Rename(s.tmp, s.path); err != nil {
-			if i == 0 {
-				undo()
+			if i > 0 {
+				done = nil // some files are in place: keep what they name
 			}
 			return fmt.Errorf("replacing /etc/%s: %w", s.tb.rel, err)
 		}
 		wrote(s.path)
 	}
-	st = nil
+	st, done = nil, nil
+	// 5. what follows a commit: removals, ownership, log records
 	var errs []error
 	for i := range t.pre {
 		if err := t.pre[i].finish(); err != nil {
