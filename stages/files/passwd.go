@@ -3,6 +3,7 @@ package files
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -142,7 +143,9 @@ func (p *plan) planAccount(t *accounts.Txn, op accounts.Op) error {
 	if a.tools != "" {
 		// the tools decide (ids, refusals); the model only keeps track of
 		// which names exist for the entries after this one
-		t.Do(op)
+		if _, err := t.Do(op); errors.Is(err, accounts.ErrInvalid) {
+			return fmt.Errorf("%s %s: %w", op.Kind, name, err)
+		}
 		p.add(op.Kind, name, "with the shadow tools: "+a.tools)
 		return nil
 	}

@@ -15,10 +15,10 @@ import (
 // Debian's shadow accepts more; Fedora's and upstream's accept exactly
 // this, so a config valid here is valid on every target.
 func CheckName(kind, name string) error {
-	bad := func(why string) error { return fmt.Errorf("invalid %s name %q: %s", kind, name, why) }
+	bad := func(why string) error { return fmt.Errorf("%w: %s name %q: %s", ErrInvalid, kind, name, why) }
 	switch {
 	case name == "":
-		return fmt.Errorf("%s name is empty", kind)
+		return fmt.Errorf("%w: %s name is empty", ErrInvalid, kind)
 	case len(name) > 32:
 		return bad("longer than 32 bytes")
 	case name == "." || name == "..":
@@ -47,7 +47,7 @@ func CheckName(kind, name string) error {
 // CheckField refuses what would break a colon-separated line.
 func CheckField(what, v string) error {
 	if strings.ContainsAny(v, ":\n\r\x00") {
-		return fmt.Errorf("%s contains ':', a line break or NUL", what)
+		return fmt.Errorf("%w: %s contains ':', a line break or NUL", ErrInvalid, what)
 	}
 	return nil
 }
@@ -56,14 +56,18 @@ func CheckField(what, v string) error {
 // the value.
 func CheckHash(h string) error {
 	if strings.ContainsAny(h, ":\n\r\x00") {
-		return errors.New("password hash contains ':', a line break or NUL")
+		return fmt.Errorf("%w: password hash contains ':', a line break or NUL", ErrInvalid)
 	}
 	return nil
 }
 
-// ErrExists and ErrNotFound are wrapped by operations that find a name in
-// use or missing.
+// ErrInvalid is wrapped by every refusal the config alone decides (a
+// name, a field with ':' or a line break, an id out of range): `flint
+// validate` refuses those first. Every other error is about the root: a
+// name or id in use (ErrExists), a group or user it lacks (ErrNotFound),
+// a home that cannot be created, moved or removed, a lock held.
 var (
+	ErrInvalid  = errors.New("invalid account field")
 	ErrExists   = errors.New("already exists")
 	ErrNotFound = errors.New("does not exist")
 )
@@ -121,7 +125,7 @@ func checkUser(u User) error {
 			return err
 		}
 		if strings.Contains(g, ",") {
-			return fmt.Errorf("supplementary group %q contains ','", g)
+			return fmt.Errorf("%w: supplementary group %q contains ','", ErrInvalid, g)
 		}
 	}
 	for what, v := range map[string]*string{"gecos": u.Gecos, "home directory": u.HomeDir, "shell": u.Shell, "primary group": u.PrimaryGroup} {
@@ -132,13 +136,13 @@ func checkUser(u User) error {
 		}
 	}
 	if u.HomeDir != nil && *u.HomeDir != "" && !strings.HasPrefix(*u.HomeDir, "/") {
-		return fmt.Errorf("user %q: home directory %q is not absolute", u.Name, *u.HomeDir)
+		return fmt.Errorf("%w: user %q: home directory %q is not absolute", ErrInvalid, u.Name, *u.HomeDir)
 	}
 	if u.Shell != nil && *u.Shell != "" && !strings.HasPrefix(*u.Shell, "/") && !strings.HasPrefix(*u.Shell, "*") {
-		return fmt.Errorf("user %q: shell %q is not absolute", u.Name, *u.Shell)
+		return fmt.Errorf("%w: user %q: shell %q is not absolute", ErrInvalid, u.Name, *u.Shell)
 	}
 	if u.UID != nil && (*u.UID < 0 || *u.UID > 4294967294) {
-		return fmt.Errorf("user %q: uid %d out of range", u.Name, *u.UID)
+		return fmt.Errorf("%w: user %q: uid %d out of range", ErrInvalid, u.Name, *u.UID)
 	}
 	if u.PasswordHash != nil {
 		if err := CheckHash(*u.PasswordHash); err != nil {
@@ -185,7 +189,7 @@ func (t *Txn) AddUser(u User) (Change, error) {
 	gflg := set(u.PrimaryGroup)
 	userGroup := !gflg && !u.NoUserGroup && t.defs.boolean("USERGROUPS_ENAB")
 	if userGroup && t.groupEntry(u.Name) != nil {
-		return ch, fmt.Errorf("group %q exists - to add user %q to it, give it as primaryGroup", u.Name, u.Name)
+		return ch, fmt.Errorf("group %q %w - to add user %q to it, give it as primaryGroup", u.Name, ErrExists, u.Name)
 	}
 	var gid int64 = -1
 	if gflg {
@@ -219,7 +223,7 @@ func (t *Txn) AddUser(u User) (Change, error) {
 	if u.UID != nil {
 		uid = int64(*u.UID)
 		if usedU[uid] {
-			return ch, fmt.Errorf("user %q: UID %d is not unique", u.Name, uid)
+			return ch, fmt.Errorf("user %q: UID %d %w", u.Name, uid, ErrExists)
 		}
 	} else {
 		var err error
@@ -381,7 +385,7 @@ func (t *Txn) ModifyUser(u User) (Change, error) {
 	if uflg {
 		newUID = int64(*u.UID)
 		if usedIDs(t.passwd, 2)[newUID] {
-			return ch, fmt.Errorf("user %q: UID %d already exists", u.Name, newUID)
+			return ch, fmt.Errorf("user %q: UID %d %w", u.Name, newUID, ErrExists)
 		}
 	}
 	gflg := set(u.PrimaryGroup)
@@ -571,7 +575,7 @@ func checkGroup(g Group) error {
 		return err
 	}
 	if g.GID != nil && (*g.GID < 0 || *g.GID > 4294967294) {
-		return fmt.Errorf("group %q: gid %d out of range", g.Name, *g.GID)
+		return fmt.Errorf("%w: group %q: gid %d out of range", ErrInvalid, g.Name, *g.GID)
 	}
 	if g.PasswordHash != nil {
 		if err := CheckHash(*g.PasswordHash); err != nil {
@@ -596,7 +600,7 @@ func (t *Txn) AddGroup(g Group) (Change, error) {
 	if g.GID != nil {
 		gid = int64(*g.GID)
 		if used[gid] {
-			return ch, fmt.Errorf("group %q: GID %d already exists", g.Name, gid)
+			return ch, fmt.Errorf("group %q: GID %d %w", g.Name, gid, ErrExists)
 		}
 	} else {
 		var err error
@@ -637,7 +641,7 @@ func (t *Txn) ModifyGroup(g Group) (Change, error) {
 	if g.GID != nil && int64(*g.GID) != old {
 		ng := int64(*g.GID)
 		if usedIDs(t.group, 2)[ng] {
-			return ch, fmt.Errorf("group %q: GID %d already exists", g.Name, ng)
+			return ch, fmt.Errorf("group %q: GID %d %w", g.Name, ng, ErrExists)
 		}
 		t.group.set(e, 2, strconv.FormatInt(ng, 10))
 		for _, p := range t.passwd.lines {
