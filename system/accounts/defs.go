@@ -92,6 +92,7 @@ type useraddDefaults struct {
 	shell      string
 	skel       string
 	createMail string
+	btrfsHome  string
 	keys       map[string]bool
 }
 
@@ -126,6 +127,8 @@ func parseUseraddDefaults(b []byte) useraddDefaults {
 				v = "/etc/skel"
 			}
 			u.skel = v
+		case "BTRFS_SUBVOLUME_HOME":
+			u.btrfsHome = v
 		case "CREATE_MAIL_SPOOL":
 			if v == "" {
 				v = "no"

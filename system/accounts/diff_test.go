@@ -34,6 +34,8 @@ type base struct {
 	name  string
 	files map[string]string // path → contents; "dir/" makes a directory
 	setup func(t *testing.T, dir string)
+	// each: run on each copy of the root (mounts)
+	each func(t *testing.T, dir string)
 }
 
 const stdPasswd = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\ncore:x:500:500:Core:/home/core:/bin/bash\nolduser:x:600:600::/home/olduser:/bin/sh\n"
@@ -170,6 +172,17 @@ func bases(t *testing.T) []base {
 				chown(t, dir, "etc/shadow", 0, 42)
 				must(t, os.Chmod(filepath.Join(dir, "etc/gshadow"), 0o640))
 			}},
+		{name: "no-skel", files: std(map[string]string{"etc/login.defs": deb, "etc/skel/.bashrc": "<delete>", "etc/skel/.profile": "<delete>"}),
+			setup: stdOwners},
+		// /srv is another filesystem: moving a home there copies it
+		{name: "home-across-filesystems", files: std(map[string]string{"etc/login.defs": deb, "srv/": ""}), setup: stdOwners,
+			each: func(t *testing.T, dir string) {
+				p := filepath.Join(dir, "srv")
+				if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", p).CombinedOutput(); err != nil {
+					t.Fatalf("mount tmpfs: %v %s", err, out)
+				}
+				t.Cleanup(func() { exec.Command("umount", "-l", p).Run() })
+			}},
 		{name: "logs-and-mail", files: std(map[string]string{"etc/login.defs": deb,
 			"etc/default/useradd": "CREATE_MAIL_SPOOL=yes\n", "var/mail/olduser": "m\n", "var/log/": ""}),
 			setup: func(t *testing.T, dir string) {
@@ -252,6 +265,14 @@ func cases() []dcase {
 		}, fails: []string{"*"}},
 		{name: "refused-gid-taken", ops: []Op{gadd(Group{Name: "dup", GID: ip(10)})}, fails: []string{"*"}},
 		{name: "refused-primary-group-delete", ops: []Op{gdel("core")}, fails: []string{"*"}},
+		// usermod fails after writing the files; the writer before
+		{name: "move-home-missing-parent", only: []string{"debian"}, fails: []string{"*"}, ops: []Op{
+			umod(User{Name: "core", HomeDir: sp("/srv/core"), UID: ip(4700)}),
+		}},
+		{name: "move-home-to-srv", only: []string{"home-across-filesystems"}, ops: []Op{
+			umod(User{Name: "core", HomeDir: sp("/srv/core"), UID: ip(4700)}),
+			umod(User{Name: "olduser", HomeDir: sp("/srv/old")}),
+		}},
 		{name: "existing-users", only: []string{"existing-users-homes"}, ops: []Op{
 			uadd(User{Name: "new1", Groups: []string{"team"}}),
 			umod(User{Name: "ex1", UID: ip(1200), Groups: []string{"wheel"}}),
@@ -355,6 +376,10 @@ func runDiff(t *testing.T, b base, c dcase) {
 	out, err := exec.Command("cp", "-a", toolRoot, flintRoot).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cp: %v %s", err, out)
+	}
+	if b.each != nil {
+		b.each(t, toolRoot)
+		b.each(t, flintRoot)
 	}
 	before := snapshot(t, flintRoot, false)
 	toolErr := runTools(t, toolRoot, c.ops)

@@ -180,6 +180,12 @@ func (t *Txn) Unmodelled() string {
 	if _, ok := t.defs["MAIL_FILE"]; ok {
 		return "login.defs sets MAIL_FILE (mail spool inside the home)"
 	}
+	if t.defs.boolean("FORCE_SHADOW") {
+		return "login.defs sets FORCE_SHADOW"
+	}
+	if strings.EqualFold(t.udefs.btrfsHome, "yes") {
+		return "/etc/default/useradd sets BTRFS_SUBVOLUME_HOME (homes as btrfs subvolumes)"
+	}
 	if _, ok := t.udefs.keys["GROUPS"]; ok {
 		return "/etc/default/useradd sets GROUPS"
 	}
