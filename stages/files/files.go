@@ -65,8 +65,7 @@ func (Stage) Name() string { return "files" }
 type plan struct {
 	acts    []stages.Action
 	jobs    []*fetchJob
-	groups  []groupOp
-	users   []userOp
+	acct    accountsPlan
 	nodes   []*node
 	units   []unitOp
 	preset  *node

@@ -8,107 +8,149 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/flintboot/flint/config"
 	"github.com/flintboot/flint/stages"
 	"github.com/flintboot/flint/system"
+	"github.com/flintboot/flint/system/accounts"
 )
 
-type groupOp struct {
-	g      system.Group
-	action string // "add", "modify", "delete"
+// Users and groups
+//
+// Planning loads the root's account files into an accounts.Txn and runs
+// every operation on it in memory, in Ignition's order (groups, then users,
+// each in config order; an existing name is modified, shouldExist: false
+// removes it when present). The plan's actions come from that: what is
+// added, changed or removed, with the uid and gid it will get. Any refusal
+// (an id in use, a missing group, a home userdel would not remove) fails
+// the plan before the first write.
+//
+// Applying writes all of it in-process under the shadow suite's locks, in
+// one commit for the whole stage: either every account change lands in
+// passwd, shadow, group, gshadow and sub[ug]id, or none does. Roots the
+// writer does not model (accounts.Txn.Unmodelled: NIS lines, nsswitch
+// sources other than files, tcb, hook scripts, …) are provisioned with the
+// shadow tools instead, one account at a time as Ignition does, and the
+// reason is logged.
+
+// accountsPlan is the account part of the files plan.
+type accountsPlan struct {
+	ops     []accounts.Op
+	users   []userOp
+	now     time.Time
+	tools   string // why the shadow tools are used instead of the writer ("" = in-process)
+	changes []accounts.Change
 }
 
 type userOp struct {
-	u      system.User
-	action string // "add", "modify", "delete"
-	keys   []string
+	name string
+	del  bool
+	keys []string
 }
 
-func toGroup(g config.PasswdGroup) system.Group {
-	return system.Group{Name: g.Name, GID: g.Gid, PasswordHash: g.PasswordHash, System: isTrue(g.System)}
+func toGroup(g config.PasswdGroup) accounts.Group {
+	return accounts.Group{Name: g.Name, GID: g.Gid, PasswordHash: g.PasswordHash, System: isTrue(g.System)}
 }
 
-func toUser(u config.PasswdUser) system.User {
-	su := system.User{Name: u.Name, UID: u.UID, Gecos: u.Gecos, HomeDir: u.HomeDir, PrimaryGroup: u.PrimaryGroup,
+func toUser(u config.PasswdUser) accounts.User {
+	au := accounts.User{Name: u.Name, UID: u.UID, Gecos: u.Gecos, HomeDir: u.HomeDir, PrimaryGroup: u.PrimaryGroup,
 		Shell: u.Shell, NoCreateHome: isTrue(u.NoCreateHome), NoUserGroup: isTrue(u.NoUserGroup),
 		NoLogInit: isTrue(u.NoLogInit), System: isTrue(u.System), PasswordHash: u.PasswordHash}
 	for _, g := range u.Groups {
-		su.Groups = append(su.Groups, string(g))
+		au.Groups = append(au.Groups, string(g))
 	}
-	return su
+	return au
 }
 
 func exists(b *bool) bool { return b == nil || *b }
 
-// dryLines renders what a shadow wrapper would run, for the plan.
-func dryLines(f func(r system.Runner) error) string {
-	d := &system.DryRun{}
-	if err := f(d); err != nil {
-		return "error: " + err.Error()
-	}
-	return strings.Join(d.Lines(), "; ")
-}
-
 func (p *plan) planPasswd(ctx context.Context, c *stages.Context, cfg *config.Config) error {
-	root := p.st.root
+	if len(cfg.Passwd.Users) == 0 && len(cfg.Passwd.Groups) == 0 {
+		return nil
+	}
+	a := &p.acct
+	a.now = time.Now()
+	t, err := accounts.Load(p.st.root, a.now)
+	if err != nil {
+		return err
+	}
+	a.tools = t.Unmodelled()
+	// Which operation each entry is depends on the entries before it, as
+	// when the tools run one after another.
 	for _, g := range cfg.Passwd.Groups {
-		_, err := system.LookupGroup(root, g.Name)
-		present := err == nil
-		if err != nil && !errors.Is(err, system.ErrNotFound) {
-			return fmt.Errorf("looking up group %q: %w", g.Name, err)
-		}
-		op := groupOp{g: toGroup(g)}
+		op := accounts.Op{Group: toGroup(g)}
+		present := t.GroupExists(g.Name)
 		switch {
-		case !exists(g.ShouldExist) && present:
-			op.action = "delete"
-			p.add("groupdel", g.Name, dryLines(func(r system.Runner) error { return system.DeleteGroup(ctx, r, root, g.Name) }))
-		case !exists(g.ShouldExist):
+		case !exists(g.ShouldExist) && !present:
 			continue
+		case !exists(g.ShouldExist):
+			op.Kind = "groupdel"
 		case present:
-			op.action = "modify"
-			p.add("groupmod", g.Name, dryLines(func(r system.Runner) error { return system.ModifyGroup(ctx, r, root, op.g) }))
+			op.Kind = "groupmod"
 		default:
-			op.action = "add"
+			op.Kind = "groupadd"
 			p.st.groups[g.Name] = true
-			p.add("groupadd", g.Name, dryLines(func(r system.Runner) error { return system.AddGroup(ctx, r, root, op.g) }))
 		}
-		p.groups = append(p.groups, op)
+		if err := p.planAccount(t, op); err != nil {
+			return err
+		}
 	}
 	for _, u := range cfg.Passwd.Users {
-		_, _, _, err := system.LookupUser(root, u.Name)
-		present := err == nil
-		if err != nil && !errors.Is(err, system.ErrNotFound) {
-			return fmt.Errorf("looking up user %q: %w", u.Name, err)
-		}
-		op := userOp{u: toUser(u)}
+		op := accounts.Op{User: toUser(u)}
+		present := t.UserExists(u.Name)
+		uo := userOp{name: u.Name}
 		for _, k := range u.SSHAuthorizedKeys {
-			op.keys = append(op.keys, string(k))
+			uo.keys = append(uo.keys, string(k))
 		}
 		switch {
-		case !exists(u.ShouldExist) && present:
-			op.action = "delete"
-			p.add("userdel", u.Name, dryLines(func(r system.Runner) error { return system.DeleteUser(ctx, r, root, u.Name) }))
-			p.users = append(p.users, op)
+		case !exists(u.ShouldExist) && !present:
 			continue
 		case !exists(u.ShouldExist):
-			continue
+			op.Kind, uo.del, uo.keys = "userdel", true, nil
 		case present:
-			op.action = "modify"
-			p.add("usermod", u.Name, dryLines(func(r system.Runner) error { return system.ModifyUser(ctx, r, root, op.u) }))
+			op.Kind = "usermod"
 		default:
-			op.action = "add"
+			op.Kind = "useradd"
 			p.st.users[u.Name] = true
 			if !isTrue(u.NoUserGroup) {
 				p.st.groups[u.Name] = true
 			}
-			p.add("useradd", u.Name, dryLines(func(r system.Runner) error { return system.AddUser(ctx, r, root, op.u) }))
 		}
-		if len(op.keys) > 0 {
-			p.add("ssh-keys", "~"+u.Name+"/"+keysRel(c), fmt.Sprintf("%d keys, 0600, owned by %s", len(op.keys), u.Name))
+		if err := p.planAccount(t, op); err != nil {
+			return err
 		}
-		p.users = append(p.users, op)
+		if len(uo.keys) > 0 {
+			p.add("ssh-keys", "~"+u.Name+"/"+keysRel(c), fmt.Sprintf("%d keys, 0600, owned by %s", len(uo.keys), u.Name))
+		}
+		a.users = append(a.users, uo)
 	}
+	return nil
+}
+
+// planAccount runs op on the in-memory database and adds its action.
+func (p *plan) planAccount(t *accounts.Txn, op accounts.Op) error {
+	a := &p.acct
+	a.ops = append(a.ops, op)
+	name := op.User.Name
+	if strings.HasPrefix(op.Kind, "group") {
+		name = op.Group.Name
+	}
+	if a.tools != "" {
+		// the tools decide (ids, refusals); the model only keeps track of
+		// which names exist for the entries after this one
+		if _, err := t.Do(op); errors.Is(err, accounts.ErrInvalid) {
+			return fmt.Errorf("%s %s: %w", op.Kind, name, err)
+		}
+		p.add(op.Kind, name, "with the shadow tools: "+a.tools)
+		return nil
+	}
+	ch, err := t.Do(op)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", op.Kind, name, err)
+	}
+	a.changes = append(a.changes, ch)
+	p.add(ch.Op, name, ch.String())
 	return nil
 }
 
@@ -120,51 +162,80 @@ func keysRel(c *stages.Context) string {
 }
 
 func (p *plan) applyPasswd(ctx context.Context, c *stages.Context) error {
-	root := p.st.root
+	a := &p.acct
+	if len(a.ops) == 0 {
+		return nil
+	}
 	l := c.Log.With("files")
-	for _, op := range p.groups {
-		done := l.Op("%s group %q", op.action, op.g.Name)
-		var err error
-		switch op.action {
-		case "add":
-			err = system.AddGroup(ctx, c.Runner, root, op.g)
-		case "modify":
-			err = system.ModifyGroup(ctx, c.Runner, root, op.g)
-		case "delete":
-			err = system.DeleteGroup(ctx, c.Runner, root, op.g.Name)
+	if a.tools != "" {
+		l.Info("accounts: using the shadow tools: %s", a.tools)
+		for _, op := range a.ops {
+			if err := p.toolOp(ctx, c, op); err != nil {
+				return err
+			}
 		}
+	} else {
+		done := l.Op("writing %d account changes in-process", len(a.ops))
+		changes, err := accounts.Apply(ctx, p.st.root, a.now, a.ops, p.accountWrote)
 		done(err)
+		for _, ch := range changes {
+			if err == nil {
+				l.Info("%s %q: %s", ch.Op, ch.Name, ch)
+			}
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("accounts: %w", err)
 		}
 	}
-	for _, op := range p.users {
-		done := l.Op("%s user %q", op.action, op.u.Name)
-		var err error
-		switch op.action {
-		case "add":
-			err = system.AddUser(ctx, c.Runner, root, op.u)
-		case "modify":
-			err = system.ModifyUser(ctx, c.Runner, root, op.u)
-		case "delete":
-			err = system.DeleteUser(ctx, c.Runner, root, op.u.Name)
+	for _, uo := range a.users {
+		if uo.del {
+			continue
 		}
-		if err == nil && op.action != "delete" {
-			err = p.afterUser(ctx, c, op)
-		}
-		done(err)
-		if err != nil {
+		if err := p.afterUser(c, uo); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// accountWrote records a path the accounts writer or the SSH keys created
+// or rewrote (account files, homes, skel copies, keys), for the stage's
+// relabelling and flush of written filesystems.
+func (p *plan) accountWrote(real string) { p.wrote(real) }
+
+// toolOp runs one operation with the shadow tools (the hash reaches
+// chpasswd/chgpasswd on stdin, never argv).
+func (p *plan) toolOp(ctx context.Context, c *stages.Context, op accounts.Op) error {
+	root := p.st.root
+	name := op.User.Name
+	if strings.HasPrefix(op.Kind, "group") {
+		name = op.Group.Name
+	}
+	done := c.Log.With("files").Op("%s %q (shadow tools)", op.Kind, name)
+	var err error
+	switch op.Kind {
+	case "groupadd":
+		err = system.AddGroup(ctx, c.Runner, root, system.Group(op.Group))
+	case "groupmod":
+		err = system.ModifyGroup(ctx, c.Runner, root, system.Group(op.Group))
+	case "groupdel":
+		err = system.DeleteGroup(ctx, c.Runner, root, name)
+	case "useradd":
+		err = system.AddUser(ctx, c.Runner, root, system.User(op.User))
+	case "usermod":
+		err = system.ModifyUser(ctx, c.Runner, root, system.User(op.User))
+	case "userdel":
+		err = system.DeleteUser(ctx, c.Runner, root, name)
+	}
+	done(err)
+	return err
+}
+
 // afterUser fixes mount-stage directories inside the home and writes the
 // SSH keys, owned by the user.
-func (p *plan) afterUser(ctx context.Context, c *stages.Context, op userOp) error {
+func (p *plan) afterUser(c *stages.Context, uo userOp) error {
 	root := p.st.root
-	uid, gid, home, err := system.LookupUser(root, op.u.Name)
+	uid, gid, home, err := system.LookupUser(root, uo.name)
 	if err != nil {
 		return err
 	}
@@ -184,19 +255,19 @@ func (p *plan) afterUser(ctx context.Context, c *stages.Context, op userOp) erro
 			}
 		}
 	}
-	if len(op.keys) == 0 {
+	if len(uo.keys) == 0 {
 		return nil
 	}
 	if home == "" {
-		return fmt.Errorf("user %q has no home directory for SSH keys", op.u.Name)
+		return fmt.Errorf("user %q has no home directory for SSH keys", uo.name)
 	}
-	done := c.Log.With("files").Op("adding %d SSH keys for %q", len(op.keys), op.u.Name)
-	err = writeKeys(root, home, uid, gid, op.keys, c.AuthorizedKeysFragment)
+	done := c.Log.With("files").Op("adding %d SSH keys for %q", len(uo.keys), uo.name)
+	err = writeKeys(root, home, uid, gid, uo.keys, c.AuthorizedKeysFragment, p.accountWrote)
 	done(err)
 	return err
 }
 
-func writeKeys(root, home string, uid, gid int, keys []string, fragment bool) error {
+func writeKeys(root, home string, uid, gid int, keys []string, fragment bool, wrote func(string)) error {
 	var buf bytes.Buffer
 	for _, k := range keys {
 		buf.WriteString(strings.TrimRight(k, "\n"))
@@ -230,6 +301,7 @@ func writeKeys(root, home string, uid, gid int, keys []string, fragment bool) er
 		if err := os.Mkdir(real, 0o700); err != nil {
 			return err
 		}
+		wrote(real)
 		if err := os.Lchown(real, uid, gid); err != nil {
 			return err
 		}
@@ -239,7 +311,7 @@ func writeKeys(root, home string, uid, gid int, keys []string, fragment bool) er
 		return err
 	}
 	dir, base := filepath.Split(real)
-	tmp, err := os.CreateTemp(dir, "."+base+".flint-*")
+	tmp, err := os.CreateTemp(dir, "."+base+tmpMarker+"*")
 	if err != nil {
 		return err
 	}
@@ -257,5 +329,9 @@ func writeKeys(root, home string, uid, gid int, keys []string, fragment bool) er
 	if err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), real)
+	if err := os.Rename(tmp.Name(), real); err != nil {
+		return err
+	}
+	wrote(real)
+	return nil
 }

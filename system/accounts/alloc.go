@@ -1,0 +1,169 @@
+package accounts
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// idRange is get_ranges of shadow's find_new_uid/find_new_gid: the
+// automatic range and the lowest id a requested id may have.
+func (t *Txn) idRange(kind string, sys bool) (min, max, prefMin int64, err error) {
+	// kind is "UID" or "GID"
+	if sys {
+		prefMin = 1
+		min = t.defs.ulong("SYS_"+kind+"_MIN", 101)
+		max = t.defs.ulong("SYS_"+kind+"_MAX", t.defs.ulong(kind+"_MIN", 1000)-1)
+		if max < min {
+			return 0, 0, 0, fmt.Errorf("invalid configuration: SYS_%s_MIN (%d), %s_MIN (%d), SYS_%s_MAX (%d)",
+				kind, min, kind, t.defs.ulong(kind+"_MIN", 1000), kind, max)
+		}
+		if min == 0 {
+			min = 1
+		}
+		return min, max, prefMin, nil
+	}
+	min = t.defs.ulong(kind+"_MIN", 1000)
+	max = t.defs.ulong(kind+"_MAX", 60000)
+	if max < min {
+		return 0, 0, 0, fmt.Errorf("invalid configuration: %s_MIN (%d), %s_MAX (%d)", kind, min, kind, max)
+	}
+	return min, max, min, nil
+}
+
+// newID is find_new_uid/find_new_gid: a requested (preferred) id when it is
+// free and in range; otherwise, for normal accounts, one above the highest
+// id in use within the range (wrapping to the lowest free one), for system
+// accounts, one below the lowest id in use within the range, else from the
+// top down. 65535 and 4294967295 are never handed out.
+func (t *Txn) newID(kind string, sys bool, used map[int64]bool, preferred *int64) (int64, error) {
+	min, max, prefMin, err := t.idRange(kind, sys)
+	if err != nil {
+		return 0, err
+	}
+	usable := func(id, lo, hi int64) bool {
+		return id >= lo && id <= hi && id != 65535 && id != 4294967295 && !used[id]
+	}
+	if preferred != nil && usable(*preferred, prefMin, max) {
+		return *preferred, nil
+	}
+	if sys {
+		lowest := max
+		for id := range used {
+			if id <= lowest && id >= min {
+				lowest = id - 1
+			}
+		}
+		if lowest < min {
+			lowest = max
+		}
+		for id := lowest; id >= min; id-- {
+			if usable(id, min, max) {
+				return id, nil
+			}
+		}
+		if lowest != max {
+			for id := max; id >= min; id-- {
+				if usable(id, min, max) {
+					return id, nil
+				}
+			}
+		}
+	} else {
+		highest := min
+		for id := range used {
+			if id >= highest && id <= max {
+				highest = id + 1
+			}
+		}
+		if highest > max {
+			highest = min
+		}
+		for id := highest; id <= max; id++ {
+			if usable(id, min, max) {
+				return id, nil
+			}
+		}
+		if highest != min {
+			for id := min; id <= max; id++ {
+				if usable(id, min, max) {
+					return id, nil
+				}
+			}
+		}
+	}
+	if kind == "UID" {
+		return 0, fmt.Errorf("can't get unique UID (no more available UIDs)")
+	}
+	return 0, fmt.Errorf("can't get unique GID (no more available GIDs)")
+}
+
+func usedIDs(tb *table, field int) map[int64]bool {
+	m := map[int64]bool{}
+	for _, e := range tb.lines {
+		if e.f != nil {
+			v, _ := strconv.ParseInt(e.f[field], 10, 64)
+			m[v] = true
+		}
+	}
+	return m
+}
+
+// subRange finds a free subordinate id range the way shadow's
+// find_free_range does: the database is sorted by start, count, owner
+// (unparsable lines last) and rewritten in that order, then the first hole
+// of count ids at or above min (not past max) is taken.
+func (t *Txn) subRange(tb *table, kind string) (int64, int64, error) {
+	min := t.defs.ulong("SUB_"+kind+"_MIN", 100000)
+	max := t.defs.ulong("SUB_"+kind+"_MAX", 600100000)
+	count := t.defs.ulong("SUB_"+kind+"_COUNT", 65536)
+	if min > max || count >= max || min+count-1 > max {
+		return 0, 0, fmt.Errorf("invalid configuration: SUB_%s_MIN (%d), SUB_%s_MAX (%d), SUB_%s_COUNT (%d)", kind, min, kind, max, kind, count)
+	}
+	sort.SliceStable(tb.lines, func(i, j int) bool {
+		a, b := tb.lines[i], tb.lines[j]
+		if a.f == nil || b.f == nil {
+			return a.f != nil && b.f == nil
+		}
+		as, bs := atoi64(a.f[1]), atoi64(b.f[1])
+		if as != bs {
+			return as < bs
+		}
+		ac, bc := atoi64(a.f[2]), atoi64(b.f[2])
+		if ac != bc {
+			return ac < bc
+		}
+		return a.f[0] < b.f[0]
+	})
+	tb.changed = true
+	low := min
+	for _, e := range tb.lines {
+		if e.f == nil {
+			continue
+		}
+		first := atoi64(e.f[1])
+		last := first + atoi64(e.f[2]) - 1
+		high := first
+		if high > max+1 {
+			high = max + 1
+		}
+		if high > low && high-low >= count {
+			return low, count, nil
+		}
+		if low < last+1 {
+			low = last + 1
+		}
+		if low > max {
+			return 0, 0, fmt.Errorf("no free subordinate %s range", kind)
+		}
+	}
+	if max-low+1 >= count {
+		return low, count, nil
+	}
+	return 0, 0, fmt.Errorf("no free subordinate %s range", kind)
+}
+
+func atoi64(s string) int64 {
+	v, _ := strconv.ParseInt(s, 10, 64)
+	return v
+}
