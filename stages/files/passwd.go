@@ -43,7 +43,7 @@ func exists(b *bool) bool { return b == nil || *b }
 
 // dryLines renders what a shadow wrapper would run, for the plan.
 func dryLines(f func(r system.Runner) error) string {
-	d := &system.DryRun{}
+	d := &system.Recorder{}
 	if err := f(d); err != nil {
 		return "error: " + err.Error()
 	}
