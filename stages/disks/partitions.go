@@ -48,12 +48,17 @@ type partDecision struct {
 // diskPlan is everything planned for one disk.
 type diskPlan struct {
 	Device    string // as configured
+	cfg       config.Disk
 	Dev       string // resolved node (or image file)
 	WipeTable bool
 	Table     *Table // as read before any change
 	Decisions []partDecision
 	Args      []string // sgdisk arguments without the device; nil: no write
 }
+
+// pending: the disk was not there when planning; Apply waits for it and
+// plans it before the first write.
+func (d *diskPlan) pending() bool { return d.Dev == "" }
 
 func mibToSectors(mib *int, sectorSize int64) *int64 {
 	if mib == nil {
