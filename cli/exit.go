@@ -1,6 +1,9 @@
 package cli
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+)
 
 // The exit-code table: every exit status flint uses, in one place.
 const (
@@ -18,19 +21,12 @@ type ExitError struct {
 
 func (e *ExitError) Error() string {
 	if e.Err == nil {
-		return "exit status " + itoa(e.Code)
+		return "exit status " + strconv.Itoa(e.Code)
 	}
 	return e.Err.Error()
 }
 
 func (e *ExitError) Unwrap() error { return e.Err }
-
-func itoa(i int) string {
-	if i >= 0 && i < 10 {
-		return string(rune('0' + i))
-	}
-	return "?"
-}
 
 // UsageError marks a bad command line.
 func UsageError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }

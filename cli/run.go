@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/providers"
 	"github.com/flintboot/flint/stages/engine"
 	"github.com/flintboot/flint/system"
@@ -52,13 +51,9 @@ func runRun(e *Env) error {
 	}
 	o.Platform = platform
 	if logToStdout {
-		o.Log = log.New(e.Stdout)
-	} else {
-		o.Log = log.New(e.Stderr)
-		o.Log.UseJournal()
-	}
-	if !debug {
-		o.Log.SetLevel(log.LevelInfo)
+		o.Log = logger(e.Stdout, debug)
+	} else if o.Log = logger(e.Stderr, debug); o.Log.UseJournal() {
+		o.Log.Debugf("logging to the journal")
 	}
 	err = engine.Run(e.Ctx, o)
 	var se *engine.SetupError

@@ -54,7 +54,6 @@ var (
 	ErrPartitionNumbersCollide  = errors.New("partition numbers collide")
 	ErrPartitionsOverlap        = errors.New("partitions overlap")
 	ErrDuplicateLabels          = errors.New("cannot use the same partition label twice")
-	ErrZeroesWithShouldNotExist = errors.New("shouldExist is false for a partition and other partition(s) has start or size 0")
 	ErrNeedLabelOrNumber        = errors.New("a partition number >= 1 or a label must be specified")
 	ErrShouldNotExistWithOthers = errors.New("shouldExist specified false with other options also specified")
 	ErrLabelTooLong             = errors.New("partition labels may not exceed 36 characters")
@@ -94,6 +93,47 @@ var (
 	// systemd
 	ErrInvalidSystemdExt = errors.New("invalid systemd unit extension")
 	ErrInvalidDropinExt  = errors.New("invalid systemd drop-in extension")
+)
+
+// flint's own rules: what flint refuses although ignition-validate accepts
+// it, because applying it can never work (or would write where it must
+// not). Each is a deliberate difference from the reference, listed in
+// docs/validation.md. Apply refuses only for reasons about the machine.
+var (
+	// general
+	ErrNULByte = errors.New("contains a NUL byte")
+
+	// ids, accounts
+	ErrIDRange             = errors.New("id must be between 0 and 4294967294")
+	ErrUserNameEmpty       = errors.New("user name is empty")
+	ErrGroupNameEmpty      = errors.New("group name is empty")
+	ErrInvalidUserName     = errors.New("invalid user name: use at most 32 characters from A-Z a-z 0-9 . _ - (not first), an optional final $, not only digits, not . or ..")
+	ErrInvalidGroupName    = errors.New("invalid group name: use at most 32 characters from A-Z a-z 0-9 . _ - (not first), an optional final $, not only digits, not . or ..")
+	ErrInvalidGroupRef     = errors.New("invalid group: a group name or a numeric id, without ',', ':', blanks or control characters")
+	ErrInvalidOwnerName    = errors.New("no account can have this name: it contains ':', a line break or a control character")
+	ErrInvalidPasswordHash = errors.New("password hash contains ':' or a control character (line break, NUL)")
+	ErrInvalidPasswdField  = errors.New("contains ':' or a control character, which the passwd file cannot hold")
+	ErrHomeDirRelative     = errors.New("home directory must be an absolute path")
+	ErrShellInvalid        = errors.New("shell must be an absolute path (or start with '*')")
+	ErrSSHKeyLineBreak     = errors.New("SSH key entry contains a line break or a NUL byte inside it (one key per entry)")
+
+	// paths
+	ErrPathComponentTooLong = errors.New("path component longer than 255 bytes")
+	ErrPathTooLong          = errors.New("path longer than 4095 bytes")
+	ErrPathIsRoot           = errors.New("cannot replace the root directory")
+	ErrPathUnderFile        = errors.New("path is below a file in config")
+	ErrLinkTargetTooLong    = errors.New("link target longer than 4095 bytes")
+
+	// urls, headers, timeouts
+	ErrURLNoHost              = errors.New("url has no host")
+	ErrURLBadPort             = errors.New("url port must be between 1 and 65535")
+	ErrInvalidHTTPHeaderName  = errors.New("HTTP header name is not a valid token")
+	ErrInvalidHTTPHeaderValue = errors.New("HTTP header value contains a control character (line break, NUL)")
+	ErrTimeoutRange           = errors.New("timeout must be between 0 and 9223372036 seconds")
+
+	// systemd
+	ErrInvalidUnitName   = errors.New("invalid unit name: systemd accepts at most 255 bytes from A-Z a-z 0-9 : _ . \\ - and '@' (not first) before the type suffix")
+	ErrInvalidDropinName = errors.New("invalid drop-in name: a plain file name of at most 255 bytes, no '/', no control characters, not hidden")
 )
 
 func errLabelTooLong(format string, n int) error {

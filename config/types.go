@@ -8,7 +8,19 @@ package config
 //   json:"name"        the JSON key
 //   since:"3.x.0"      first version that has the key; in an older config the
 //                      key is an "Unused key" warning and is ignored
-//   secret:"true"      the value is a secret; it never reaches logs or reports
+//   secret:"…"         the value is secret; Redacted (redact.go), the one
+//                      redaction path for logs, reports and summaries, acts
+//                      on these tags alone:
+//                        "true"    the whole value is replaced by a marker
+//                        "url"     a URL: userinfo, query and fragment are
+//                                  dropped, a data: URL keeps its media type
+//                        "key"     a resource whose body is secret (a key):
+//                                  its "digest" fields are replaced too
+//                        "digest"  a hash of the resource's body: replaced
+//                                  when the body is secret ("key", or a data:
+//                                  URL, whose body is in the config itself)
+//                      Every string field is either tagged or listed as
+//                      public, with the reason, in redact_test.go.
 //
 // Optional scalars are pointers so that merging can tell "unset" from a zero
 // value, exactly as the reference does.
@@ -35,8 +47,8 @@ type IgnitionConfig struct {
 }
 
 type Proxy struct {
-	HTTPProxy  *string       `json:"httpProxy,omitempty"`
-	HTTPSProxy *string       `json:"httpsProxy,omitempty"`
+	HTTPProxy  *string       `json:"httpProxy,omitempty" secret:"url"`
+	HTTPSProxy *string       `json:"httpsProxy,omitempty" secret:"url"`
 	NoProxy    []NoProxyItem `json:"noProxy,omitempty"`
 }
 
@@ -72,7 +84,7 @@ type HTTPHeader struct {
 }
 
 type Verification struct {
-	Hash *string `json:"hash,omitempty"`
+	Hash *string `json:"hash,omitempty" secret:"digest"`
 }
 
 type KernelArguments struct {
@@ -250,7 +262,7 @@ type Clevis struct {
 }
 
 type ClevisCustom struct {
-	Config       *string `json:"config,omitempty"`
+	Config       *string `json:"config,omitempty" secret:"true"`
 	NeedsNetwork *bool   `json:"needsNetwork,omitempty"`
 	Pin          *string `json:"pin,omitempty"`
 }
@@ -258,7 +270,7 @@ type ClevisCustom struct {
 type Tang struct {
 	Advertisement *string `json:"advertisement,omitempty" since:"3.4.0"`
 	Thumbprint    *string `json:"thumbprint,omitempty"`
-	URL           string  `json:"url,omitempty"`
+	URL           string  `json:"url,omitempty" secret:"url"`
 }
 
 type Systemd struct {
@@ -266,7 +278,7 @@ type Systemd struct {
 }
 
 type Unit struct {
-	Contents *string  `json:"contents,omitempty"`
+	Contents *string  `json:"contents,omitempty" secret:"true"`
 	Dropins  []Dropin `json:"dropins,omitempty"`
 	Enabled  *bool    `json:"enabled,omitempty"`
 	Mask     *bool    `json:"mask,omitempty"`
@@ -274,6 +286,6 @@ type Unit struct {
 }
 
 type Dropin struct {
-	Contents *string `json:"contents,omitempty"`
+	Contents *string `json:"contents,omitempty" secret:"true"`
 	Name     string  `json:"name"`
 }

@@ -68,6 +68,7 @@ func (v *validator) config(c *Config) {
 	v.passwd(&c.Passwd)
 	v.kargs(&c.KernelArguments)
 	v.systemdConflicts(c)
+	v.flintRules(c)
 }
 
 // ---- ignition ------------------------------------------------------------
@@ -86,6 +87,7 @@ func (v *validator) ignition(ig *Ignition) {
 		cp := cat(p, "security", "tls", "certificateAuthorities", i)
 		v.requiredSource(&cas[i], cp)
 		v.reference(&cas[i], cp)
+		v.caContents(&cas[i], cp)
 	}
 	v.dupResources(cas, cat(p, "security", "tls", "certificateAuthorities"))
 	v.proxyURL(ig.Proxy.HTTPProxy, true, cat(p, "proxy", "httpProxy"))
@@ -104,6 +106,10 @@ func (v *validator) proxyURL(s *string, isHTTP bool, p []any) {
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		v.err(ErrInvalidProxy, p...)
+		return
+	}
+	if err := urlHostPort(u.Scheme, u.Hostname(), u.Port()); err != nil {
+		v.err(err, p...)
 		return
 	}
 	if u.Scheme == "http" && !isHTTP {
@@ -185,6 +191,7 @@ func (v *validator) resourceRules(r *Resource, p []any, verifNeedsSource bool) {
 	if notEmpty(r.Source) {
 		v.err(v.validateURL(*r.Source), cat(p, "source")...)
 	}
+	v.inline(r, p)
 	if len(r.HTTPHeaders) > 0 {
 		v.err(headersScheme(r.Source), cat(p, "httpHeaders")...)
 	}
@@ -201,6 +208,7 @@ func (v *validator) resourceRules(r *Resource, p []any, verifNeedsSource bool) {
 			v.err(ErrDuplicate, hp...)
 		}
 		seen[h.Name] = struct{}{}
+		v.headerRules(&r.HTTPHeaders[i], hp)
 	}
 }
 
@@ -261,6 +269,9 @@ func ValidateURL(s string, schemes map[string]bool) error {
 	if !schemes[u.Scheme] {
 		return ErrInvalidScheme
 	}
+	if err := urlHostPort(u.Scheme, u.Hostname(), u.Port()); err != nil {
+		return err
+	}
 	switch u.Scheme {
 	case "s3":
 		return checkVersionID(u)
@@ -317,7 +328,7 @@ func validatePath(p string) error {
 	case path.Clean(p) != p:
 		return ErrDirtyPath
 	}
-	return nil
+	return pathLimits(p) // flint: NAME_MAX and PATH_MAX
 }
 
 func validateMode(m *int) error {
@@ -566,14 +577,12 @@ func (v *validator) disk(d *Disk, p []any) {
 	if at, ok := partitionsOverlap(d.Partitions); ok {
 		v.err(ErrPartitionsOverlap, cat(p, "partitions", at)...)
 	}
-	zero, notExist := false, false
-	for i := range d.Partitions {
-		zero = zero || d.Partitions[i].Number == 0
-		notExist = notExist || isFalse(d.Partitions[i].ShouldExist)
-	}
-	if zero && notExist {
-		v.err(ErrZeroesWithShouldNotExist, cat(p, "partitions")...)
-	}
+	// No rule against mixing shouldExist:false with number-0 partitions:
+	// that one (ErrZeroesWithShouldNotExist) exists only in the legacy
+	// 2.3/2.4 validator (config/legacy) today; Ignition dropped it from
+	// every v3_* package in v2.27.0 (#2234: "Allow deleting a disk
+	// partition while creating another partition with number 0"), and
+	// the disks stage orders deletions before creations.
 	labels := make(map[string]struct{}, len(d.Partitions))
 	for i := range d.Partitions {
 		if l := d.Partitions[i].Label; l != nil {
@@ -820,6 +829,8 @@ func (v *validator) clevis(c *Clevis, p []any) {
 			v.err(ErrInvalidURL, cat(tp, "url")...)
 		} else if u.Scheme != "http" && u.Scheme != "https" {
 			v.err(ErrInvalidScheme, cat(tp, "url")...)
+		} else {
+			v.err(urlHostPort(u.Scheme, u.Hostname(), u.Port()), cat(tp, "url")...)
 		}
 		if nilOrEmpty(t.Thumbprint) {
 			v.err(ErrTangThumbprintRequired, cat(tp, "thumbprint")...)
@@ -866,6 +877,7 @@ func (v *validator) systemd(s *Systemd) {
 		if !unitExts[path.Ext(u.Name)] {
 			v.err(ErrInvalidSystemdExt, cat(p, "name")...)
 		}
+		v.unitName(u, p)
 		if u.Contents != nil {
 			opts, err := ParseUnit(*u.Contents)
 			v.err(err, cat(p, "contents")...)

@@ -235,6 +235,26 @@ add("mut-cex-with-keyfile-3.6.ign", mut(luks, lambda c: (setv("3.6.0")(c), c["st
 add("mut-luks-label-long.ign", mut(luks, lambda c: c["storage"]["luks"][0].__setitem__("label", "l" * 48)), "invalid", "$.storage.luks.0.label")
 add("mut-luks-openoptions-dup.ign", mut(luks, lambda c: (setv("3.4.0")(c), c["storage"]["luks"][0].update({"openOptions": ["--a", "--a"], "options": ["--b", "--b"]}))), "invalid", "$.storage.luks.0.openOptions.1")
 
+# ---- kitchen-sink disk (issue 16) ----------------------------------------
+# The shape of Ignition's blackbox partition tests: shouldExist:false
+# partitions next to number:0 partitions and partitions without a start.
+# ErrZeroesWithShouldNotExist is a legacy 2.3/2.4 rule only (dropped from
+# every v3_* package in Ignition v2.27.0), so the reference accepts these.
+kitchen = {**V("3.0.0"), "storage": {"disks": [
+  {"device": "/dev/vda", "partitions": [{"label": "boot", "number": 1, "sizeMiB": 384}, {"label": "root", "number": 4, "sizeMiB": 0}]},
+  {"device": "/dev/vdb", "wipeTable": False, "partitions": [
+    {"label": "p1", "number": 1, "startMiB": 1, "sizeMiB": 32, "typeGuid": "316f19f9-9e0f-431e-859e-ae6908dbe8ca", "guid": "53f2e871-f468-437c-b90d-f3c6409df81a", "wipePartitionEntry": True},
+    {"label": "dont-delete", "number": 2, "sizeMiB": 32},
+    {"number": 3, "shouldExist": False, "wipePartitionEntry": True},
+    {"label": "new-number0", "sizeMiB": 64},
+    {"label": "new-number0-fill", "number": 0, "sizeMiB": 0},
+    {"number": 9, "shouldExist": False}]}],
+  "filesystems": [{"device": "/dev/disk/by-partlabel/new-number0", "format": "ext4", "path": "/var/data", "wipeFilesystem": True}]}}
+add("blackbox-kitchen-sink-zeroes-3.0.ign", kitchen, "valid")
+add("blackbox-kitchen-sink-zeroes-3.4.ign", mut(kitchen, lambda c: (setv("3.4.0")(c), c["storage"]["disks"][1]["partitions"][1].__setitem__("resize", True))), "valid")
+add("blackbox-delete-and-number0-3.6.ign", {**V("3.6.0"), "storage": {"disks": [{"device": "/dev/disk/by-id/coreos-boot-disk", "partitions": [
+    {"number": 5, "shouldExist": False, "wipePartitionEntry": True}, {"label": "var", "sizeMiB": 0, "startMiB": 0}]}]}}, "valid")
+
 for name, text in files.items():
     with open(os.path.join(OUT, name), "w") as f:
         f.write(text)
