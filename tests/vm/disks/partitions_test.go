@@ -89,7 +89,7 @@ func TestPartitionsAndFilesystems(t *testing.T) {
 			{"number":9,"shouldExist":false},
 			{"label":"zero-b"}]}]}`),
 		// Machine reasons found while planning, before any write.
-		"x-cex":     cfg(`{"luks":[{"name":"sec","device":"/dev/disk/by-partlabel/only","cex":{"enabled":true},"wipeVolume":true}]}`),
+		"x-cex":     `{"ignition":{"version":"3.5.0"},"storage":{"luks":[{"name":"sec","device":"/dev/disk/by-partlabel/only","cex":{"enabled":true},"wipeVolume":true}]}}`,
 		"x-missing": cfg(`{"disks":[{"device":"/dev/disk/by-id/virtio-absent","wipeTable":true,"partitions":[{"number":1,"label":"x"}]}]}`),
 	})
 	script := guestLib + `
