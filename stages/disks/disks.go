@@ -210,12 +210,9 @@ func (p *plan) Actions() []stages.Action {
 
 // Apply implements stages.Plan. It first waits (bounded, concurrently)
 // for the disks planning did not find and plans them, so that every
-// conflict is still found before the first write. Then partitions (disks
-// concurrently), then RAID and LUKS, then filesystems. Filesystems on
-// devices that no RAID or LUKS step creates or consumes are made while
-// RAID and LUKS are set up; the others afterwards. All run through
-// GOMAXPROCS (at least 4) workers; udev is waited for once per step, for
-// all the devices the step changed.
+// conflict is still found before the first write. Then it partitions
+// (disks concurrently) and waits for udev once for all of them, then makes
+// the RAID arrays, LUKS volumes and filesystems (applyVolumes).
 func (p *plan) Apply(ctx context.Context, c *stages.Context) error {
 	e := p.env
 	if c.State == nil {
@@ -264,81 +261,7 @@ func (p *plan) Apply(ctx context.Context, c *stages.Context) error {
 		return err
 	}
 
-	early, late := p.splitFilesystems()
-	var earlyErr error
-	earlyDone := make(chan struct{})
-	go func() {
-		defer close(earlyDone)
-		earlyErr = applyFilesystems(ctx, e, early)
-	}()
-	chainErr := p.applyRaidLuks(ctx, e, c.State)
-	<-earlyDone
-	if chainErr != nil {
-		return errors.Join(chainErr, earlyErr)
-	}
-	if earlyErr != nil {
-		return earlyErr
-	}
-	return applyFilesystems(ctx, e, late)
-}
-
-func (p *plan) applyRaidLuks(ctx context.Context, e *env, st *stages.State) error {
-	var made []string
-	for _, r := range p.raids {
-		done := e.log.Op("creating RAID array %s", r.Name)
-		err := applyRaid(ctx, e, r)
-		done(err)
-		if err != nil {
-			return fmt.Errorf("creating RAID array %s: %w", r.Name, err)
-		}
-		made = append(made, r.Path)
-	}
-	if err := e.settle(ctx, "RAID arrays created", made...); err != nil {
-		return err
-	}
-	made = nil
-	for _, l := range p.luks {
-		done := e.log.Op("setting up LUKS volume %s", l.Name)
-		err := applyLuks(ctx, e, l, st)
-		done(err)
-		if err != nil {
-			return fmt.Errorf("LUKS volume %s: %w", l.Name, err)
-		}
-		made = append(made, "/dev/mapper/"+l.Name)
-	}
-	return e.settle(ctx, "LUKS volumes opened", made...)
-}
-
-// splitFilesystems separates the filesystems whose device no RAID or LUKS
-// step touches (early) from the others (late).
-func (p *plan) splitFilesystems() (early, late []*fsPlan) {
-	touched := map[string]bool{}
-	add := func(path string) {
-		touched[path] = true
-		if r, err := filepath.EvalSymlinks(path); err == nil {
-			touched[r] = true
-		}
-	}
-	for _, r := range p.raids {
-		add(r.Path)
-		for _, d := range r.Devices {
-			add(d)
-		}
-	}
-	for _, l := range p.luks {
-		add(l.Device)
-		add("/dev/mapper/" + l.Name)
-	}
-	for _, f := range p.fss {
-		// A device missing now may be made by RAID or LUKS: it waits.
-		real, err := filepath.EvalSymlinks(f.FS.Device)
-		if touched[f.FS.Device] || err != nil || touched[real] {
-			late = append(late, f)
-		} else {
-			early = append(early, f)
-		}
-	}
-	return early, late
+	return p.applyVolumes(ctx, e, c.State)
 }
 
 func strOr(p *string, def string) string {

@@ -202,30 +202,6 @@ func (f *fsPlan) action() stages.Action {
 	return stages.Action{Op: "mkfs", Target: f.FS.Device, Detail: detail}
 }
 
-// applyFilesystems creates the filesystems concurrently (GOMAXPROCS
-// workers); errors are joined.
-func applyFilesystems(ctx context.Context, e *env, fss []*fsPlan) error {
-	var mu sync.Mutex
-	var made []string
-	errs := parallel(len(fss), func(i int) error {
-		f := fss[i]
-		done := e.log.Op("creating filesystem %s on %s", strOr(f.FS.Format, ""), f.FS.Device)
-		dev, err := applyFilesystem(ctx, e, f)
-		done(err)
-		if dev != "" {
-			mu.Lock()
-			made = append(made, dev)
-			mu.Unlock()
-		}
-		return err
-	})
-	// One settle for all new filesystems (by-label/by-uuid links).
-	if err := e.settle(ctx, "filesystems created", made...); err != nil {
-		errs = append(errs, err)
-	}
-	return joinErrs(errs)
-}
-
 // applyFilesystem returns the device it changed ("" when reused).
 func applyFilesystem(ctx context.Context, e *env, f *fsPlan) (string, error) {
 	dev, err := e.wait(ctx, f.FS.Device, "filesystem "+strOr(f.FS.Format, ""))

@@ -302,7 +302,10 @@ func resolveDimensions(ctx context.Context, r system.Runner, dev string, wipe bo
 			ops.infos = append(ops.infos, p.Number)
 		}
 	}
-	if len(ops.infos) == 0 {
+	// The real values only matter to compare with existing partitions:
+	// when none of the configured ones exists (a wiped or blank table),
+	// every one is created and sgdisk resolves the zeros while writing.
+	if len(ops.infos) == 0 || len(ops.deletes) == 0 {
 		return out, nil
 	}
 	args := append([]string{"--pretend"}, ops.args()...)
