@@ -216,17 +216,25 @@ func applyFilesystem(ctx context.Context, e *env, f *fsPlan) (string, error) {
 		if f.Decision, err = decideFilesystem(f.FS, found); err != nil {
 			return "", err
 		}
+		f.Found = found
 	}
 	if f.Decision == fsReuse {
 		e.log.Info("filesystem at %s is already correctly formatted. Skipping mkfs...", f.FS.Device)
 		return "", nil
 	}
-	if _, err := e.run.Run(ctx, system.Cmd{Name: system.ToolWipefs, Args: []string{"-a", dev}}); err != nil {
-		return "", fmt.Errorf("wiping %s: %w", f.FS.Device, err)
-	}
 	tool, args, err := mkfsCommand(f.FS, dev)
 	if err != nil {
 		return "", err
+	}
+	// wipefs erases the signatures blkid finds; when the probe found none
+	// there is nothing to erase before mkfs (format "none" always wipes:
+	// that is all it does).
+	if tool == "" || f.Found != (system.FsInfo{}) {
+		if _, err := e.run.Run(ctx, system.Cmd{Name: system.ToolWipefs, Args: []string{"-a", dev}}); err != nil {
+			return "", fmt.Errorf("wiping %s: %w", f.FS.Device, err)
+		}
+	} else {
+		e.log.Debugf("%s carries no signature: nothing to wipe before mkfs", f.FS.Device)
 	}
 	if tool != "" {
 		if _, err := e.run.Run(ctx, system.Cmd{Name: tool, Args: args}); err != nil {
