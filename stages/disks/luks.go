@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/flintboot/flint/config"
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/stages"
 	"github.com/flintboot/flint/system"
 )
@@ -204,11 +203,16 @@ func clevisPinName(l config.Luks) (string, bool) {
 // else sss with the threshold over the tang servers (advertisement given,
 // or fetched now through the fetcher) and tpm2. secrets are the parts of
 // the config that must not reach a log or an error: tang URLs with
-// userinfo or a query, and their userinfo and query.
+// userinfo or a query, and their userinfo and query; a custom pin's
+// config.
 func clevisConfig(ctx context.Context, e *env, l config.Luks) (pin, cfg string, secrets []string, err error) {
 	c := l.Clevis
 	if p, custom := clevisPinName(l); custom {
-		return p, strOr(c.Custom.Config, "{}"), nil, nil
+		cfg := strOr(c.Custom.Config, "{}")
+		if strings.TrimSpace(cfg) != "{}" {
+			secrets = []string{cfg} // custom.config is secret-marked
+		}
+		return p, cfg, secrets, nil
 	}
 	type tang struct {
 		URL string          `json:"url"`
@@ -253,7 +257,7 @@ func clevisConfig(ctx context.Context, e *env, l config.Luks) (pin, cfg string, 
 // fetchAdv fetches a tang server's advertisement (<url>/adv, query kept)
 // through flint's retrying fetcher, as the reference does before binding.
 func fetchAdv(ctx context.Context, e *env, raw string) ([]byte, error) {
-	shown := log.Redact(raw)
+	shown := config.RedactURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("tang server %s: the URL does not parse", shown)

@@ -165,7 +165,7 @@ func TestClevisConfig(t *testing.T) {
 		t.Fatal("tpm2 alone meets t=1")
 	}
 	c := config.Luks{Clevis: config.Clevis{Custom: config.ClevisCustom{Pin: ptr("tpm2"), Config: ptr(`{"pcr_ids":"7"}`), NeedsNetwork: ptr(false)}}}
-	if pin, cfg, _, _ := clevisConfig(context.Background(), e, c); pin != "tpm2" || cfg != `{"pcr_ids":"7"}` || luksNeedsNetwork(c) {
+	if pin, cfg, sec, _ := clevisConfig(context.Background(), e, c); len(sec) != 1 || sec[0] != cfg || pin != "tpm2" || cfg != `{"pcr_ids":"7"}` || luksNeedsNetwork(c) {
 		t.Fatal(pin, cfg)
 	}
 }
