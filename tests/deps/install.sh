@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, idempotently: the Debian packages listed
 # in tests/deps/*.txt, then every tests/deps/*.sh hook (e.g. the test kernel),
-# then the Go modules.
+# then the Go modules (flint's and the test peers').
 set -euo pipefail
 cd "$(dirname "$0")"
 mapfile -t pkgs < <(cat ./*.txt | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
@@ -26,3 +26,5 @@ for hook in ./*.sh; do
 done
 cd ../..
 go mod download
+# the emulators tests start (tests/peers, a module of its own)
+(cd tests/peers && go mod download)
