@@ -84,6 +84,10 @@ type State struct {
 	LuksNetwork map[string]bool `json:"luksNetwork,omitempty"`
 	// LuksClevis lists LUKS volumes bound with clevis (no key file persisted).
 	LuksClevis map[string]bool `json:"luksClevis,omitempty"`
+	// LuksCexRepoFiles maps the zkey repository files of cex volumes
+	// (ignition-luks-<name>.skey/.info) to where the disks stage made them,
+	// for the files stage to persist into <root>/etc/zkey/repository (0600).
+	LuksCexRepoFiles map[string]string `json:"luksCexRepoFiles,omitempty"`
 	// NotatedDirectories are directories the mount stage created.
 	NotatedDirectories []string `json:"notatedDirectories,omitempty"`
 

@@ -18,20 +18,43 @@ import (
 	"github.com/flintboot/flint/log"
 )
 
+// DefaultDeviceTimeout is the documented bound of one wait for a device
+// node (docs/disks.md): systemd's default device timeout
+// (DefaultDeviceTimeoutSec=90s), which bounds the reference's waits too.
+const DefaultDeviceTimeout = 90 * time.Second
+
 // DeviceWait waits for device nodes to appear. The zero value polls every
 // 10ms and logs progress every 5s to nowhere.
 type DeviceWait struct {
 	Log      *log.Logger
 	Poll     time.Duration // how often the path is checked (0: 10ms)
 	Progress time.Duration // how often "still waiting" is logged (0: 5s)
+	// Reason says what needs the device ("disk to partition", "LUKS
+	// volume root"); it is part of every log line and error.
+	Reason string
 }
 
-// For waits up to timeout for path (e.g. /dev/disk/by-label/X) to exist
-// and returns it with symlinks resolved (e.g. /dev/vda1). It logs one line
-// naming what it awaits and for how long, then a progress line every
-// Progress. A path that already exists returns at once without logging.
+func (w DeviceWait) what(path string) string {
+	if w.Reason == "" {
+		return "device " + path
+	}
+	return "device " + path + " (" + w.Reason + ")"
+}
+
+// For waits up to timeout (0: DefaultDeviceTimeout) for path (e.g.
+// /dev/disk/by-label/X) to exist and returns it with symlinks resolved
+// (e.g. /dev/vda1). A path that exists already returns at once, logged at
+// debug. Otherwise it logs one line naming the device, the reason and the
+// limit, a progress line every Progress, and the outcome with the time
+// waited.
 func (w DeviceWait) For(ctx context.Context, path string, timeout time.Duration) (string, error) {
+	if timeout <= 0 {
+		timeout = DefaultDeviceTimeout
+	}
+	l := w.Log
+	what := w.what(path)
 	if p, err := filepath.EvalSymlinks(path); err == nil {
+		l.Debugf("%s is present as %s", what, p)
 		return p, nil
 	}
 	pollEvery, progressEvery := w.Poll, w.Progress
@@ -41,9 +64,8 @@ func (w DeviceWait) For(ctx context.Context, path string, timeout time.Duration)
 	if progressEvery <= 0 {
 		progressEvery = 5 * time.Second
 	}
-	l := w.Log
 	start := time.Now()
-	l.Info("waiting up to %s for device %s", timeout, path)
+	l.Info("waiting up to %s for %s", timeout, what)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	poll := time.NewTicker(pollEvery)
@@ -55,49 +77,119 @@ func (w DeviceWait) For(ctx context.Context, path string, timeout time.Duration)
 		case <-ctx.Done():
 			waited := time.Since(start).Round(time.Millisecond)
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return "", fmt.Errorf("device %s did not appear within %s: %w", path, waited, ctx.Err())
+				l.Error("%s did not appear within %s", what, waited)
+				return "", fmt.Errorf("%s did not appear within %s: %w", what, waited, ctx.Err())
 			}
-			return "", fmt.Errorf("waiting for device %s (%s): %w", path, waited, ctx.Err())
+			return "", fmt.Errorf("waiting for %s (%s): %w", what, waited, ctx.Err())
 		case <-progress.C:
-			l.Info("still waiting for device %s (%s of %s)", path, time.Since(start).Round(time.Second), timeout)
+			l.Info("still waiting for %s (%s of %s)", what, time.Since(start).Round(time.Second), timeout)
 		case <-poll.C:
 			p, err := filepath.EvalSymlinks(path)
 			if err == nil {
-				l.Info("device %s appeared as %s after %s", path, p, time.Since(start).Round(time.Millisecond))
+				l.Info("%s appeared as %s after %s", what, p, time.Since(start).Round(time.Millisecond))
 				return p, nil
 			}
 		}
 	}
 }
 
-// UdevSettle synchronises with udev after changing dev: it runs
-// `udevadm trigger --settle DEV`, and when that fails `udevadm settle`.
-// A missing udevadm binary is tolerated (logged at info): initramfs test
-// images and containers may lack udev. dev == "" runs plain settle.
-func UdevSettle(ctx context.Context, r Runner, l *log.Logger, dev string) error {
-	if dev != "" {
-		_, err := r.Run(ctx, Cmd{Name: ToolUdevadm, Args: []string{"trigger", "--settle", dev}})
-		if err == nil {
+// DefaultSettleTimeout is the documented bound of one wait for udev
+// (docs/disks.md).
+const DefaultSettleTimeout = 30 * time.Second
+
+// DefaultUdevControl is udevd's control socket: it exists while udevd runs.
+const DefaultUdevControl = "/run/udev/control"
+
+// Udev waits for udev to process changed devices. The zero value uses
+// DefaultSettleTimeout and DefaultUdevControl and logs nowhere.
+type Udev struct {
+	Log     *log.Logger
+	Timeout time.Duration // bound of one Settle (0: DefaultSettleTimeout)
+	Control string        // udevd's control socket ("": DefaultUdevControl)
+}
+
+// Settle waits for udev to process devs after a change (reason says
+// which), bounded by u.Timeout, and logs what it waits for and how long it
+// took:
+//
+//   - udevd running: `udevadm trigger --settle DEVS` (udevadm has no
+//     timeout for it, so under a context deadline); when that fails or
+//     times out, `udevadm settle --timeout=N` with its own deadline;
+//   - udevd not running (containers, udev-less initramfs images):
+//     `udevadm settle --timeout=N` only, which returns at once there,
+//     while trigger --settle would wait for events nobody processes;
+//   - no udevadm binary: logged, nothing to wait for.
+//
+// An error means udev did not settle within the bound.
+func (u Udev) Settle(ctx context.Context, r Runner, reason string, devs ...string) error {
+	limit := u.Timeout
+	if limit <= 0 {
+		limit = DefaultSettleTimeout
+	}
+	control := u.Control
+	if control == "" {
+		control = DefaultUdevControl
+	}
+	what := "udev"
+	if len(devs) > 0 {
+		what += " to process " + strings.Join(devs, ", ")
+	}
+	if reason != "" {
+		what += " (" + reason + ")"
+	}
+	l := u.Log
+	done := l.Op("waiting up to %s for %s", limit, what)
+	err := u.settle(ctx, r, l, limit, control, devs)
+	done(err)
+	return err
+}
+
+func (u Udev) settle(ctx context.Context, r Runner, l *log.Logger, limit time.Duration, control string, devs []string) error {
+	_, cerr := os.Stat(control)
+	daemon := cerr == nil
+	if daemon && len(devs) > 0 {
+		tctx, cancel := context.WithTimeout(ctx, limit)
+		_, err := r.Run(tctx, Cmd{Name: ToolUdevadm, Args: append([]string{"trigger", "--settle"}, devs...)})
+		timedOut := tctx.Err() != nil
+		cancel()
+		switch {
+		case err == nil:
 			return nil
-		}
-		if errors.Is(err, ErrToolNotFound) {
+		case errors.Is(err, ErrToolNotFound):
 			l.Info("udevadm not available, not waiting for udev (%v)", err)
 			return nil
+		case ctx.Err() != nil:
+			return err
+		case timedOut:
+			l.Warn("udevadm trigger --settle did not finish within %s, falling back to udevadm settle", limit)
+		default:
+			l.Warn("udevadm trigger --settle failed, falling back to udevadm settle: %v", err)
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("udev settle for %s: %w", dev, err)
-		}
-		l.Warn("udevadm trigger --settle %s failed, falling back to udevadm settle: %v", dev, err)
+	} else if !daemon {
+		l.Debugf("udevd is not running (%s missing): udevadm settle only", control)
 	}
-	_, err := r.Run(ctx, Cmd{Name: ToolUdevadm, Args: []string{"settle"}})
+	secs := int((limit + time.Second - 1) / time.Second)
+	sctx, cancel := context.WithTimeout(ctx, limit+5*time.Second)
+	defer cancel()
+	_, err := r.Run(sctx, Cmd{Name: ToolUdevadm, Args: []string{"settle", fmt.Sprintf("--timeout=%d", secs)}})
 	if errors.Is(err, ErrToolNotFound) {
 		l.Info("udevadm not available, not waiting for udev (%v)", err)
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("udev settle for %s: %w", dev, err)
+		return fmt.Errorf("udev did not settle within %s: %w", limit, err)
 	}
 	return nil
+}
+
+// UdevSettle is Udev{Log: l}.Settle for one device (dev == "": a plain
+// settle).
+func UdevSettle(ctx context.Context, r Runner, l *log.Logger, dev string) error {
+	var devs []string
+	if dev != "" {
+		devs = []string{dev}
+	}
+	return Udev{Log: l}.Settle(ctx, r, "", devs...)
 }
 
 // FsInfo is what blkid found on a device. All fields empty means no

@@ -35,8 +35,8 @@ type Result struct {
 	Duration       time.Duration
 }
 
-// Runner runs external commands. NewRunner runs them for real; DryRun
-// records them.
+// Runner runs external commands. NewRunner runs them for real; Recorder
+// only records them.
 type Runner interface {
 	Run(ctx context.Context, c Cmd) (Result, error)
 }
@@ -236,7 +236,7 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// Call is one command recorded by DryRun. Stdin holds what the command
+// Call is one command recorded by a Recorder. Stdin holds what the command
 // would have read (the reader is drained); treat it as secret.
 type Call struct {
 	Name   string
@@ -257,18 +257,18 @@ func (c Call) String() string {
 	return s
 }
 
-// DryRun is a Runner that records commands instead of running them (flint
-// plan, tests). Respond, when set, decides each command's result; otherwise
-// every command "succeeds" with empty output. Safe for concurrent use.
-type DryRun struct {
-	Respond func(Call) (Result, error)
-
+// Recorder is a Runner that runs nothing: it records each command and
+// answers it with success and empty output. It renders what a function
+// that only issues commands would run (e.g. the shadow-utils calls shown by
+// `flint plan`); it is never a stand-in for reading the machine. Safe for
+// concurrent use.
+type Recorder struct {
 	mu    sync.Mutex
 	calls []Call
 }
 
-// Run records c and returns Respond's answer (or success).
-func (d *DryRun) Run(ctx context.Context, c Cmd) (Result, error) {
+// Run records c and succeeds.
+func (d *Recorder) Run(ctx context.Context, c Cmd) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{ExitCode: -1}, err
 	}
@@ -282,39 +282,29 @@ func (d *DryRun) Run(ctx context.Context, c Cmd) (Result, error) {
 	if c.Stdin != nil {
 		b, err := io.ReadAll(c.Stdin)
 		if err != nil {
-			return Result{ExitCode: -1}, fmt.Errorf("dry run %s: reading stdin: %w", c.Name, err)
+			return Result{ExitCode: -1}, fmt.Errorf("recording %s: reading stdin: %w", c.Name, err)
 		}
 		call.Stdin = b
 	}
 	d.mu.Lock()
 	d.calls = append(d.calls, call)
 	d.mu.Unlock()
-	if d.Respond != nil {
-		return d.Respond(call)
-	}
 	return Result{}, nil
 }
 
 // Calls returns a copy of the recorded commands in order.
-func (d *DryRun) Calls() []Call {
+func (d *Recorder) Calls() []Call {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]Call(nil), d.calls...)
 }
 
 // Lines returns the recorded commands as redacted command lines.
-func (d *DryRun) Lines() []string {
+func (d *Recorder) Lines() []string {
 	calls := d.Calls()
 	out := make([]string, len(calls))
 	for i, c := range calls {
 		out[i] = c.String()
 	}
 	return out
-}
-
-// Reset forgets the recorded commands.
-func (d *DryRun) Reset() {
-	d.mu.Lock()
-	d.calls = nil
-	d.mu.Unlock()
 }

@@ -69,7 +69,7 @@ func TestShadowArgv(t *testing.T) {
 		{"delete group", func(r Runner) error { return DeleteGroup(ctx, r, "/sysroot", "docker") },
 			[]string{"groupdel --root /sysroot docker"}},
 	} {
-		d := &DryRun{}
+		d := &Recorder{}
 		if err := c.do(d); err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue
@@ -93,7 +93,7 @@ func TestShadowArgv(t *testing.T) {
 
 func TestShadowRejectsBadInput(t *testing.T) {
 	ctx := context.Background()
-	d := &DryRun{}
+	d := &Recorder{}
 	for _, err := range []error{
 		AddUser(ctx, d, "/", User{Name: "-o"}),
 		AddUser(ctx, d, "/", User{Name: "a:b"}),

@@ -1,6 +1,7 @@
 package disks
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -12,7 +13,7 @@ import (
 )
 
 // planDisk reads dev's table and decides every partition (no writes).
-func planDisk(e *env, d config.Disk, dev string) (*diskPlan, error) {
+func planDisk(ctx context.Context, e *env, d config.Disk, dev string) (*diskPlan, error) {
 	t, err := ReadTable(dev)
 	if err != nil {
 		return nil, err
@@ -44,7 +45,7 @@ func planDisk(e *env, d config.Disk, dev string) (*diskPlan, error) {
 		view = &Table{SectorSize: t.SectorSize, Sectors: t.Sectors}
 	}
 	specs := specsFromConfig(d.Partitions, view)
-	specs, err = resolveDimensions(e.ctx, e.read, dev, wipe, view, specs)
+	specs, err = resolveDimensions(ctx, e.run, dev, wipe, view, specs)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func planDisk(e *env, d config.Disk, dev string) (*diskPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	dp := &diskPlan{Device: d.Device, Dev: dev, WipeTable: wipe, Table: t, Decisions: decs}
+	dp := &diskPlan{Device: d.Device, cfg: d, Dev: dev, WipeTable: wipe, Table: t, Decisions: decs}
 	if !ops.empty() {
 		dp.Args = ops.args()
 	}
@@ -68,6 +69,10 @@ func sectorsMiB(v *int64, ss int64) string {
 
 func (d *diskPlan) actions() []stages.Action {
 	var a []stages.Action
+	if d.pending() {
+		return []stages.Action{{Op: "wait-device", Target: d.Device,
+			Detail: "not present now: would wait for it (disk to partition), then plan its partitions before any write"}}
+	}
 	if d.WipeTable {
 		a = append(a, stages.Action{Op: "wipe-table", Target: d.Device})
 	}
@@ -103,7 +108,7 @@ func (d *diskPlan) actions() []stages.Action {
 // contents or geometry the write changes.
 func (d *diskPlan) changedKernelNames() map[string]bool {
 	out := map[string]bool{}
-	if d.Args == nil || !isBlockDevice(d.Dev) {
+	if d.pending() || d.Args == nil || !isBlockDevice(d.Dev) {
 		return out
 	}
 	kname := filepath.Base(d.Dev)
@@ -126,31 +131,31 @@ func (d *diskPlan) changedKernelNames() map[string]bool {
 
 // applyDisk writes the table in one sgdisk call, then brings the kernel's
 // view up to date and checks it.
-func applyDisk(e *env, d *diskPlan) error {
+func applyDisk(ctx context.Context, e *env, d *diskPlan) error {
 	if d.Args == nil {
 		e.log.Info("partitions of %s already match the config", d.Device)
 		return nil
 	}
 	args := append(append([]string{}, d.Args...), d.Dev)
-	_, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolSgdisk, Args: args})
+	_, err := e.run.Run(ctx, system.Cmd{Name: system.ToolSgdisk, Args: args})
 	if err != nil && d.WipeTable {
 		// Zapping a corrupt table exits 2 the first time; the reference retries.
 		e.log.Warn("sgdisk on %s failed, retrying once: %v", d.Dev, err)
-		_, err = e.run.Run(e.ctx, system.Cmd{Name: system.ToolSgdisk, Args: args})
+		_, err = e.run.Run(ctx, system.Cmd{Name: system.ToolSgdisk, Args: args})
 	}
 	if err != nil {
 		return fmt.Errorf("writing the partition table: %w", err)
 	}
-	if _, dry := e.run.(*system.DryRun); dry || !isBlockDevice(d.Dev) {
+	if !isBlockDevice(d.Dev) {
 		return nil // an image file: no kernel view to update
 	}
-	return syncKernel(e, d)
+	return syncKernel(ctx, e, d)
 }
 
 // syncKernel makes the kernel's partitions match the new table: partx only
 // where the kernel's view differs (sgdisk's BLKRRPART usually did it all),
 // udev settle, then a final check.
-func syncKernel(e *env, d *diskPlan) error {
+func syncKernel(ctx context.Context, e *env, d *diskPlan) error {
 	t, err := ReadTable(d.Dev)
 	if err != nil {
 		return err
@@ -207,13 +212,13 @@ func syncKernel(e *env, d *diskPlan) error {
 	}
 	sort.Ints(nums)
 	for _, n := range nums {
-		_, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolPartx, Args: []string{fix[n], "--nr", fmt.Sprint(n), d.Dev}})
+		_, err := e.run.Run(ctx, system.Cmd{Name: system.ToolPartx, Args: []string{fix[n], "--nr", fmt.Sprint(n), d.Dev}})
 		if err != nil {
 			e.log.Warn("partx %s --nr %d %s failed: %v", fix[n], n, d.Dev, err)
 		}
 	}
 	if len(fix) > 0 {
-		if err := settle(e, d.Dev); err != nil {
+		if err := e.settle(ctx, "partitions updated with partx", d.Dev); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/flintboot/flint/log"
@@ -25,13 +26,20 @@ import (
 	"github.com/flintboot/flint/system"
 )
 
-// DefaultDeviceTimeout bounds every wait for a device node.
-const DefaultDeviceTimeout = 2 * time.Minute
-
 // Stage is the disks stage. The zero value is ready to use.
 type Stage struct {
-	// DeviceTimeout bounds each wait for a device (default DefaultDeviceTimeout).
+	// DeviceTimeout bounds each wait for a device node (default
+	// system.DefaultDeviceTimeout).
 	DeviceTimeout time.Duration
+	// SettleTimeout bounds each wait for udev (default
+	// system.DefaultSettleTimeout).
+	SettleTimeout time.Duration
+	// Arch is the machine architecture the cex check uses ("":
+	// runtime.GOARCH).
+	Arch string
+	// SysBusAP is where the s390x adjunct processors (Crypto Express
+	// cards) are listed ("": /sys/bus/ap/devices).
+	SysBusAP string
 }
 
 // New returns the disks stage.
@@ -40,69 +48,92 @@ func New() *Stage { return &Stage{} }
 // Name implements stages.Stage.
 func (s *Stage) Name() string { return "disks" }
 
-func (s *Stage) timeout() time.Duration {
-	if s.DeviceTimeout > 0 {
-		return s.DeviceTimeout
-	}
-	return DefaultDeviceTimeout
-}
-
-// env is what planning and applying share.
+// env is what planning and applying share. It holds no context: every
+// function that runs or waits is given one.
 type env struct {
-	ctx     context.Context
-	log     *log.Logger
-	run     system.Runner // every command that changes something
-	read    system.Runner // read-only commands (real even when run is a DryRun)
-	fetcher *resource.Fetcher
-	paths   system.Paths
-	timeout time.Duration
+	log      *log.Logger
+	run      system.Runner
+	fetcher  *resource.Fetcher
+	paths    system.Paths
+	timeout  time.Duration
+	udev     system.Udev
+	arch     string
+	sysBusAP string
 }
 
-func newEnv(ctx context.Context, s *Stage, c *stages.Context) *env {
-	e := &env{ctx: ctx, log: c.Log, run: c.Runner, fetcher: c.Fetcher, paths: c.Paths, timeout: s.timeout()}
-	if e.ctx == nil {
-		e.ctx = context.Background()
+func newEnv(s *Stage, c *stages.Context) *env {
+	e := &env{log: c.Log, run: c.Runner, fetcher: c.Fetcher, paths: c.Paths, timeout: s.DeviceTimeout,
+		udev: system.Udev{Log: c.Log, Timeout: s.SettleTimeout}, arch: s.Arch, sysBusAP: s.SysBusAP}
+	if e.timeout <= 0 {
+		e.timeout = system.DefaultDeviceTimeout
 	}
 	if e.run == nil {
 		e.run = system.NewRunner(e.log, nil)
-	}
-	e.read = e.run
-	if _, dry := e.run.(*system.DryRun); dry {
-		// Planning must still read the machine: blkid, sgdisk --pretend
-		// and cryptsetup isLuks change nothing.
-		e.read = system.NewRunner(e.log, nil)
 	}
 	if e.paths.RunDir == "" {
 		e.paths = system.PathsFromEnv()
 	}
 	if e.fetcher == nil {
-		e.fetcher, _ = resource.New(resource.Options{})
+		e.fetcher, _ = resource.New(resource.Options{Log: e.log})
+	}
+	if e.arch == "" {
+		e.arch = runtime.GOARCH
+	}
+	if e.sysBusAP == "" {
+		e.sysBusAP = "/sys/bus/ap/devices"
 	}
 	return e
 }
 
-// Plan implements stages.Stage: it reads the machine and changes nothing.
+// wait waits (bounded) for a device node needed for reason.
+func (e *env) wait(ctx context.Context, path, reason string) (string, error) {
+	return system.DeviceWait{Log: e.log, Reason: reason}.For(ctx, path, e.timeout)
+}
+
+// settle waits (bounded) for udev to process devs, once for all of them.
+func (e *env) settle(ctx context.Context, reason string, devs ...string) error {
+	if len(devs) == 0 {
+		return nil
+	}
+	return e.udev.Settle(ctx, e.run, reason, devs...)
+}
+
+// present resolves path without waiting: "" when it does not exist now.
+func present(path string) string {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// Plan implements stages.Stage: it reads the machine (the partition
+// tables, blkid, sgdisk --pretend, cryptsetup isLuks/luksDump: commands
+// that change nothing) and never waits. A device that is not there yet is
+// planned as "wait-device" and decided after Apply has waited for it,
+// before the first write.
 func (s *Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error) {
 	st := c.Config.Storage
-	p := &plan{env: newEnv(ctx, s, c)}
+	p := &plan{env: newEnv(s, c)}
 	if len(st.Disks) == 0 && len(st.Raid) == 0 && len(st.Luks) == 0 && len(st.Filesystems) == 0 {
 		return p, nil
 	}
 	e := p.env
-	changing := map[string]bool{} // kernel names the partitioning step changes
-	for _, d := range st.Disks {
-		dev, err := system.DeviceWait{Log: e.log}.For(e.ctx, d.Device, e.timeout)
-		if err != nil {
-			return nil, fmt.Errorf("partitioning %s: %w", d.Device, err)
+	// Machine reasons first: nothing below is read when they refuse.
+	for _, l := range st.Luks {
+		if err := checkCex(e, l); err != nil {
+			return nil, err
 		}
-		dp, err := planDisk(e, d, dev)
-		if err != nil {
-			return nil, fmt.Errorf("partitioning %s: %w", d.Device, err)
+	}
+	for _, d := range st.Disks {
+		dp := &diskPlan{Device: d.Device, cfg: d}
+		if dev := present(d.Device); dev != "" {
+			var err error
+			if dp, err = planDisk(ctx, e, d, dev); err != nil {
+				return nil, fmt.Errorf("partitioning %s: %w", d.Device, err)
+			}
 		}
 		p.disks = append(p.disks, dp)
-		for k := range dp.changedKernelNames() {
-			changing[k] = true
-		}
 	}
 	for _, r := range st.Raid {
 		rp, err := planRaid(r)
@@ -111,31 +142,43 @@ func (s *Stage) Plan(ctx context.Context, c *stages.Context) (stages.Plan, error
 		}
 		p.raids = append(p.raids, rp)
 	}
-	// A device is probed now when it exists and partitioning leaves it
-	// alone; otherwise its decision waits for the apply step.
-	stable := func(dev string) (string, bool) {
-		real, err := filepath.EvalSymlinks(dev)
-		if err != nil {
-			return "", false
-		}
-		if st, err := os.Stat(real); err != nil || !(st.Mode().IsRegular() || isBlockDevice(real)) {
-			return "", false // image files count: host tests and offline images
-		}
-		return real, !changing[filepath.Base(real)]
-	}
+	stable := p.stableFunc()
 	for _, l := range st.Luks {
-		lp, err := planLuks(e, l, stable)
+		lp, err := planLuks(ctx, e, l, stable)
 		if err != nil {
 			return nil, err
 		}
 		p.luks = append(p.luks, lp)
 	}
-	fps, err := planFilesystems(e, st.Filesystems, stable)
+	fps, err := planFilesystems(ctx, e, st.Filesystems, stable)
 	if err != nil {
 		return nil, err
 	}
 	p.fss = fps
 	return p, nil
+}
+
+// stableFunc says whether a device is probed now: it exists and no
+// planned partitioning changes it (a disk still to be awaited does not
+// exist, so nothing that exists now is on it). Image files count: host
+// tests and offline images.
+func (p *plan) stableFunc() func(string) (string, bool) {
+	changing := map[string]bool{} // kernel names the partitioning step changes
+	for _, d := range p.disks {
+		for k := range d.changedKernelNames() {
+			changing[k] = true
+		}
+	}
+	return func(dev string) (string, bool) {
+		real, err := filepath.EvalSymlinks(dev)
+		if err != nil {
+			return "", false
+		}
+		if st, err := os.Stat(real); err != nil || !(st.Mode().IsRegular() || isBlockDevice(real)) {
+			return "", false
+		}
+		return real, !changing[filepath.Base(real)]
+	}
 }
 
 // plan is the disks stage's plan.
@@ -165,25 +208,40 @@ func (p *plan) Actions() []stages.Action {
 	return a
 }
 
-// Apply implements stages.Plan: partitions (disks concurrently), then
-// RAID and LUKS, then filesystems. Filesystems on devices that no RAID or
-// LUKS step creates or consumes are made while RAID and LUKS are set up;
-// the others afterwards. All run through GOMAXPROCS (at least 4) workers.
+// Apply implements stages.Plan. It first waits (bounded, concurrently)
+// for the disks planning did not find and plans them, so that every
+// conflict is still found before the first write. Then it partitions
+// (disks concurrently) and waits for udev once for all of them, then makes
+// the RAID arrays, LUKS volumes and filesystems (applyVolumes).
 func (p *plan) Apply(ctx context.Context, c *stages.Context) error {
 	e := p.env
-	if ctx != nil {
-		e.ctx = ctx
-	}
-	if c.Runner != nil {
-		e.run = c.Runner
-	}
 	if c.State == nil {
 		c.State = &stages.State{}
 	}
 	errs := parallel(len(p.disks), func(i int) error {
 		d := p.disks[i]
+		if !d.pending() {
+			return nil
+		}
+		dev, err := e.wait(ctx, d.Device, "disk to partition")
+		if err == nil {
+			p.disks[i], err = planDisk(ctx, e, d.cfg, dev)
+		}
+		if err != nil {
+			return fmt.Errorf("partitioning %s: %w", d.Device, err)
+		}
+		for _, a := range p.disks[i].actions() {
+			e.log.Debugf("plan: %s", a)
+		}
+		return nil
+	})
+	if err := joinErrs(errs); err != nil {
+		return err
+	}
+	errs = parallel(len(p.disks), func(i int) error {
+		d := p.disks[i]
 		done := e.log.Op("partitioning %s", d.Device)
-		err := applyDisk(e, d)
+		err := applyDisk(ctx, e, d)
 		done(err)
 		if err != nil {
 			return fmt.Errorf("partitioning %s: %w", d.Device, err)
@@ -199,107 +257,11 @@ func (p *plan) Apply(ctx context.Context, c *stages.Context) error {
 			changed = append(changed, d.Dev)
 		}
 	}
-	if err := settle(e, changed...); err != nil {
+	if err := e.settle(ctx, "partition tables written", changed...); err != nil {
 		return err
 	}
 
-	early, late := p.splitFilesystems()
-	var earlyErr error
-	earlyDone := make(chan struct{})
-	go func() {
-		defer close(earlyDone)
-		earlyErr = applyFilesystems(e, early)
-	}()
-	chainErr := p.applyRaidLuks(e, c.State)
-	<-earlyDone
-	if chainErr != nil {
-		return errors.Join(chainErr, earlyErr)
-	}
-	if earlyErr != nil {
-		return earlyErr
-	}
-	return applyFilesystems(e, late)
-}
-
-func (p *plan) applyRaidLuks(e *env, st *stages.State) error {
-	var made []string
-	for _, r := range p.raids {
-		done := e.log.Op("creating RAID array %s", r.Name)
-		err := applyRaid(e, r)
-		done(err)
-		if err != nil {
-			return fmt.Errorf("creating RAID array %s: %w", r.Name, err)
-		}
-		made = append(made, r.Path)
-	}
-	if len(made) > 0 {
-		if err := settle(e, made...); err != nil {
-			return err
-		}
-	}
-	made = nil
-	for _, l := range p.luks {
-		done := e.log.Op("setting up LUKS volume %s", l.Name)
-		err := applyLuks(e, l, st)
-		done(err)
-		if err != nil {
-			return fmt.Errorf("LUKS volume %s: %w", l.Name, err)
-		}
-		made = append(made, "/dev/mapper/"+l.Name)
-	}
-	if len(made) > 0 {
-		return settle(e, made...)
-	}
-	return nil
-}
-
-// splitFilesystems separates the filesystems whose device no RAID or LUKS
-// step touches (early) from the others (late).
-func (p *plan) splitFilesystems() (early, late []*fsPlan) {
-	touched := map[string]bool{}
-	add := func(path string) {
-		touched[path] = true
-		if r, err := filepath.EvalSymlinks(path); err == nil {
-			touched[r] = true
-		}
-	}
-	for _, r := range p.raids {
-		add(r.Path)
-		for _, d := range r.Devices {
-			add(d)
-		}
-	}
-	for _, l := range p.luks {
-		add(l.Device)
-		add("/dev/mapper/" + l.Name)
-	}
-	for _, f := range p.fss {
-		// A device missing now may be made by RAID or LUKS: it waits.
-		real, err := filepath.EvalSymlinks(f.FS.Device)
-		if touched[f.FS.Device] || err != nil || touched[real] {
-			late = append(late, f)
-		} else {
-			early = append(early, f)
-		}
-	}
-	return early, late
-}
-
-// settle waits for udev to process devs in one `udevadm trigger --settle`
-// call (the reference settles device by device); without udevadm it is a
-// no-op, and when trigger fails a plain settle is tried.
-func settle(e *env, devs ...string) error {
-	if len(devs) == 0 {
-		return nil
-	}
-	if _, dry := e.run.(*system.DryRun); dry {
-		return nil
-	}
-	_, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolUdevadm, Args: append([]string{"trigger", "--settle"}, devs...)})
-	if err == nil || errors.Is(err, system.ErrToolNotFound) {
-		return nil
-	}
-	return system.UdevSettle(e.ctx, e.run, e.log, "")
+	return p.applyVolumes(ctx, e, c.State)
 }
 
 func strOr(p *string, def string) string {

@@ -1,6 +1,7 @@
 package disks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -137,7 +138,7 @@ func mkfsCommand(f config.Filesystem, dev string) (string, []string, error) {
 
 // planFilesystems probes every stable device now (concurrently) and
 // defers the others.
-func planFilesystems(e *env, fss []config.Filesystem, stable func(string) (string, bool)) ([]*fsPlan, error) {
+func planFilesystems(ctx context.Context, e *env, fss []config.Filesystem, stable func(string) (string, bool)) ([]*fsPlan, error) {
 	var out []*fsPlan
 	var probe []*fsPlan
 	for _, f := range fss {
@@ -155,7 +156,7 @@ func planFilesystems(e *env, fss []config.Filesystem, stable func(string) (strin
 	}
 	errs := parallel(len(probe), func(i int) error {
 		fp := probe[i]
-		found, err := probeFS(e, fp.FS.Device)
+		found, err := probeFS(ctx, e, fp.FS.Device)
 		if err != nil {
 			return err
 		}
@@ -174,8 +175,8 @@ func planFilesystems(e *env, fss []config.Filesystem, stable func(string) (strin
 
 // probeFS runs blkid, tolerating an ambivalent probe the way the reference
 // does (the signature blkid still reports wins; logged as a warning).
-func probeFS(e *env, dev string) (system.FsInfo, error) {
-	fi, err := system.Probe(e.ctx, e.read, dev)
+func probeFS(ctx context.Context, e *env, dev string) (system.FsInfo, error) {
+	fi, err := system.Probe(ctx, e.run, dev)
 	if errors.Is(err, system.ErrAmbivalentProbe) {
 		e.log.Warn("%s carries more than one signature: %v", dev, err)
 		return system.FsInfo{Type: "ambivalent"}, nil
@@ -201,58 +202,42 @@ func (f *fsPlan) action() stages.Action {
 	return stages.Action{Op: "mkfs", Target: f.FS.Device, Detail: detail}
 }
 
-// applyFilesystems creates the filesystems concurrently (GOMAXPROCS
-// workers); errors are joined.
-func applyFilesystems(e *env, fss []*fsPlan) error {
-	var mu sync.Mutex
-	var made []string
-	errs := parallel(len(fss), func(i int) error {
-		f := fss[i]
-		done := e.log.Op("creating filesystem %s on %s", strOr(f.FS.Format, ""), f.FS.Device)
-		dev, err := applyFilesystem(e, f)
-		done(err)
-		if dev != "" {
-			mu.Lock()
-			made = append(made, dev)
-			mu.Unlock()
-		}
-		return err
-	})
-	// One settle for all new filesystems (by-label/by-uuid links).
-	if err := settle(e, made...); err != nil {
-		errs = append(errs, err)
-	}
-	return joinErrs(errs)
-}
-
 // applyFilesystem returns the device it changed ("" when reused).
-func applyFilesystem(e *env, f *fsPlan) (string, error) {
-	dev, err := system.DeviceWait{Log: e.log}.For(e.ctx, f.FS.Device, e.timeout)
+func applyFilesystem(ctx context.Context, e *env, f *fsPlan) (string, error) {
+	dev, err := e.wait(ctx, f.FS.Device, "filesystem "+strOr(f.FS.Format, ""))
 	if err != nil {
 		return "", err
 	}
 	if f.Decision == fsLater {
-		found, err := probeFS(e, dev)
+		found, err := probeFS(ctx, e, dev)
 		if err != nil {
 			return "", err
 		}
 		if f.Decision, err = decideFilesystem(f.FS, found); err != nil {
 			return "", err
 		}
+		f.Found = found
 	}
 	if f.Decision == fsReuse {
 		e.log.Info("filesystem at %s is already correctly formatted. Skipping mkfs...", f.FS.Device)
 		return "", nil
 	}
-	if _, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolWipefs, Args: []string{"-a", dev}}); err != nil {
-		return "", fmt.Errorf("wiping %s: %w", f.FS.Device, err)
-	}
 	tool, args, err := mkfsCommand(f.FS, dev)
 	if err != nil {
 		return "", err
 	}
+	// wipefs erases the signatures blkid finds; when the probe found none
+	// there is nothing to erase before mkfs (format "none" always wipes:
+	// that is all it does).
+	if tool == "" || f.Found != (system.FsInfo{}) {
+		if _, err := e.run.Run(ctx, system.Cmd{Name: system.ToolWipefs, Args: []string{"-a", dev}}); err != nil {
+			return "", fmt.Errorf("wiping %s: %w", f.FS.Device, err)
+		}
+	} else {
+		e.log.Debugf("%s carries no signature: nothing to wipe before mkfs", f.FS.Device)
+	}
 	if tool != "" {
-		if _, err := e.run.Run(e.ctx, system.Cmd{Name: tool, Args: args}); err != nil {
+		if _, err := e.run.Run(ctx, system.Cmd{Name: tool, Args: args}); err != nil {
 			return dev, fmt.Errorf("creating %s on %s: %w", strOr(f.FS.Format, ""), f.FS.Device, err)
 		}
 	}

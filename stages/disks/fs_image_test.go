@@ -41,9 +41,9 @@ func TestFilesystemsOnImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := system.NewRunner(logDiscard(), nil)
-	e := &env{ctx: t.Context(), read: r, log: logDiscard()}
+	e := &env{run: r, log: logDiscard()}
 	for f, img := range imgs {
-		fi, err := probeFS(e, img)
+		fi, err := probeFS(t.Context(), e, img)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,10 +58,11 @@ func TestFilesystemsOnImages(t *testing.T) {
 			t.Errorf("%s: uuid %s", f, fi.UUID)
 		}
 	}
-	// Second run: everything is reused, nothing runs but blkid.
+	// Second run: everything is reused; planning runs blkid only, applying
+	// runs nothing.
 	cfg.Storage.Filesystems[5].WipeFilesystem = nil
-	dry := &system.DryRun{}
-	c := testContext(t, cfg, dry)
+	rec := &recording{r: system.NewRunner(nil, nil)}
+	c := testContext(t, cfg, rec)
 	p, err := New().Plan(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -71,15 +72,20 @@ func TestFilesystemsOnImages(t *testing.T) {
 			t.Errorf("second run: %v", a)
 		}
 	}
+	for _, n := range rec.take() {
+		if n != system.ToolBlkid {
+			t.Errorf("planning ran %s", n)
+		}
+	}
 	if err := p.Apply(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	if l := dry.Lines(); len(l) != 0 {
+	if l := rec.take(); len(l) != 0 {
 		t.Fatalf("second run ran %q", l)
 	}
 	// Wrong type without wipe: refused while planning.
 	cfg.Storage.Filesystems = []config.Filesystem{{Device: imgs["xfs"], Format: ptr("ext4")}}
-	_, err = New().Plan(context.Background(), testContext(t, cfg, dry))
+	_, err = New().Plan(context.Background(), testContext(t, cfg, rec))
 	if !errors.Is(err, ErrBadFilesystem) || !strings.Contains(err.Error(), "found xfs") {
 		t.Fatalf("wrong type: %v", err)
 	}

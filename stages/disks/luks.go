@@ -1,12 +1,15 @@
 package disks
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -36,7 +39,6 @@ type luksPlan struct {
 	Name     string
 	Device   string
 	Decision string
-	Why      string
 }
 
 func luksDevice(l config.Luks) string { return strOr(l.Device, "") }
@@ -57,31 +59,33 @@ type luksFound struct {
 
 // decideLuks: wipeVolume or an empty device → format; a LUKS2 volume is
 // reused when a key file is given, no clevis binding is wanted, and label,
-// UUID and discard match, else formatted anew (the reason is returned);
-// LUKS1 and any other signature are refused.
-func decideLuks(l config.Luks, f luksFound) (string, string, error) {
+// UUID and discard match. Anything else is refused, as the reference
+// does: an existing LUKS2 volume that cannot be reused ("… could not be
+// reused: <why>"), LUKS1, any other signature. Only wipeVolume lets a
+// volume be formatted over.
+func decideLuks(l config.Luks, f luksFound) (string, error) {
 	if isTrue(l.WipeVolume) {
-		return luksFormat, "", nil
+		return luksFormat, nil
 	}
 	if f.Info.Type == "" && f.Info.PartTableType == "" {
-		return luksFormat, "", nil
+		return luksFormat, nil
 	}
 	if f.Info.Type != "crypto_LUKS" {
 		found := f.Info.Type
 		if found == "" {
 			found = "partition table " + f.Info.PartTableType
 		}
-		return "", "", fmt.Errorf("%w (found %s) and wipeVolume is false", ErrBadVolume, found)
+		return "", fmt.Errorf("%w (found %s) and wipeVolume is false", ErrBadVolume, found)
 	}
 	if !f.IsLuks2 {
-		return "", "", ErrLUKS1
+		return "", ErrLUKS1
 	}
 	var why []string
 	if !hasKeySource(l) {
-		why = append(why, "the key would be generated")
+		why = append(why, "the config must specify a key file")
 	}
 	if hasClevis(l) {
-		why = append(why, "clevis bindings are configured")
+		why = append(why, "the config must not specify clevis bindings")
 	}
 	if l.Label != nil && *l.Label != f.Info.Label {
 		why = append(why, fmt.Sprintf("label %q, want %q", f.Info.Label, *l.Label))
@@ -90,17 +94,18 @@ func decideLuks(l config.Luks, f luksFound) (string, string, error) {
 		why = append(why, fmt.Sprintf("UUID %s, want %s", f.Info.UUID, *l.UUID))
 	}
 	if isTrue(l.Discard) != f.Discard {
-		why = append(why, fmt.Sprintf("discard %t, want %t", f.Discard, isTrue(l.Discard)))
+		why = append(why, fmt.Sprintf("allow-discards %t, want %t", f.Discard, isTrue(l.Discard)))
 	}
 	if len(why) > 0 {
-		return luksFormat, "existing LUKS2 volume not reused: " + strings.Join(why, ", "), nil
+		return "", fmt.Errorf("%w: the existing LUKS2 volume could not be reused (%s) and wipeVolume is false",
+			ErrBadVolume, strings.Join(why, "; "))
 	}
-	return luksReuse, "", nil
+	return luksReuse, nil
 }
 
-func probeLuks(e *env, dev string) (luksFound, error) {
+func probeLuks(ctx context.Context, e *env, dev string) (luksFound, error) {
 	var f luksFound
-	fi, err := probeFS(e, dev)
+	fi, err := probeFS(ctx, e, dev)
 	if err != nil {
 		return f, err
 	}
@@ -108,7 +113,7 @@ func probeLuks(e *env, dev string) (luksFound, error) {
 	if fi.Type != "crypto_LUKS" {
 		return f, nil
 	}
-	_, err = e.read.Run(e.ctx, system.Cmd{Name: system.ToolCryptsetup, Args: []string{"isLuks", "--type", "luks2", dev}})
+	_, err = e.run.Run(ctx, system.Cmd{Name: system.ToolCryptsetup, Args: []string{"isLuks", "--type", "luks2", dev}})
 	var xe *system.ExitError
 	switch {
 	case err == nil:
@@ -118,7 +123,7 @@ func probeLuks(e *env, dev string) (luksFound, error) {
 	default:
 		return f, err
 	}
-	res, err := e.read.Run(e.ctx, system.Cmd{Name: system.ToolCryptsetup, Args: []string{"luksDump", "--dump-json-metadata", dev}})
+	res, err := e.run.Run(ctx, system.Cmd{Name: system.ToolCryptsetup, Args: []string{"luksDump", "--dump-json-metadata", dev}})
 	if err != nil {
 		return f, err
 	}
@@ -138,17 +143,14 @@ func probeLuks(e *env, dev string) (luksFound, error) {
 	return f, nil
 }
 
-func planLuks(e *env, l config.Luks, stable func(string) (string, bool)) (*luksPlan, error) {
+func planLuks(ctx context.Context, e *env, l config.Luks, stable func(string) (string, bool)) (*luksPlan, error) {
 	lp := &luksPlan{L: l, Name: l.Name, Device: luksDevice(l), Decision: luksLater}
-	if isTrue(l.Cex.Enabled) {
-		return nil, fmt.Errorf("LUKS volume %s: cex is not supported on this architecture", l.Name)
-	}
 	if dev, ok := stable(lp.Device); ok {
-		f, err := probeLuks(e, dev)
+		f, err := probeLuks(ctx, e, dev)
 		if err != nil {
 			return nil, fmt.Errorf("LUKS volume %s: %w", l.Name, err)
 		}
-		if lp.Decision, lp.Why, err = decideLuks(l, f); err != nil {
+		if lp.Decision, err = decideLuks(l, f); err != nil {
 			return nil, fmt.Errorf("LUKS volume %s on %s: %w", l.Name, lp.Device, err)
 		}
 	}
@@ -168,6 +170,9 @@ func (l *luksPlan) actions() []stages.Action {
 	case luksLater:
 		key += "; reuse decided after the device is set up"
 	}
+	if isCex(l.L) {
+		key = "cex secure key (zkey), " + key
+	}
 	if isTrue(l.L.WipeVolume) {
 		a = append(a, stages.Action{Op: "wipe-volume", Target: l.Device})
 	}
@@ -177,9 +182,6 @@ func (l *luksPlan) actions() []stages.Action {
 	}
 	if l.L.UUID != nil {
 		d += ", uuid " + *l.L.UUID
-	}
-	if l.Why != "" {
-		d += "; " + l.Why
 	}
 	a = append(a, stages.Action{Op: "luks-format", Target: l.Device, Detail: d},
 		stages.Action{Op: "luks-open", Target: l.Device, Detail: "/dev/mapper/" + l.Name})
@@ -199,11 +201,18 @@ func clevisPinName(l config.Luks) (string, bool) {
 
 // clevisConfig builds the pin and its JSON config: a custom pin as given,
 // else sss with the threshold over the tang servers (advertisement given,
-// or fetched now through the fetcher) and tpm2.
-func clevisConfig(e *env, l config.Luks) (pin, cfg string, err error) {
+// or fetched now through the fetcher) and tpm2. secrets are the parts of
+// the config that must not reach a log or an error: tang URLs with
+// userinfo or a query, and their userinfo and query; a custom pin's
+// config.
+func clevisConfig(ctx context.Context, e *env, l config.Luks) (pin, cfg string, secrets []string, err error) {
 	c := l.Clevis
 	if p, custom := clevisPinName(l); custom {
-		return p, strOr(c.Custom.Config, "{}"), nil
+		cfg := strOr(c.Custom.Config, "{}")
+		if strings.TrimSpace(cfg) != "{}" {
+			secrets = []string{cfg} // custom.config is secret-marked
+		}
+		return p, cfg, secrets, nil
 	}
 	type tang struct {
 		URL string          `json:"url"`
@@ -213,16 +222,14 @@ func clevisConfig(e *env, l config.Luks) (pin, cfg string, err error) {
 	pins := map[string]any{}
 	var tangs []tang
 	for _, t := range c.Tang {
+		secrets = append(secrets, urlSecrets(t.URL)...)
 		x := tang{URL: t.URL, Thp: strOr(t.Thumbprint, "")}
 		if t.Advertisement != nil && *t.Advertisement != "" {
 			x.Adv = json.RawMessage(*t.Advertisement)
 		} else {
-			adv, err := e.fetcher.FetchBytes(e.ctx, stages.ToSource(config.Resource{Source: ptr(strings.TrimSuffix(t.URL, "/") + "/adv")}), 1<<20)
+			adv, err := fetchAdv(ctx, e, t.URL)
 			if err != nil {
-				return "", "", fmt.Errorf("fetching the advertisement of tang server %s: %w", t.URL, err)
-			}
-			if !json.Valid(adv) {
-				return "", "", fmt.Errorf("tang server %s: advertisement is not JSON", t.URL)
+				return "", "", nil, err
 			}
 			x.Adv = adv
 		}
@@ -238,11 +245,58 @@ func clevisConfig(e *env, l config.Luks) (pin, cfg string, err error) {
 	if c.Threshold != nil {
 		t = *c.Threshold
 	}
-	b, err := json.Marshal(map[string]any{"t": t, "pins": pins})
-	if err != nil {
-		return "", "", err
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // URLs appear as written, so that redaction finds them
+	if err := enc.Encode(map[string]any{"t": t, "pins": pins}); err != nil {
+		return "", "", nil, err
 	}
-	return "sss", string(b), nil
+	return "sss", strings.TrimSpace(b.String()), secrets, nil
+}
+
+// fetchAdv fetches a tang server's advertisement (<url>/adv, query kept)
+// through flint's retrying fetcher, as the reference does before binding.
+func fetchAdv(ctx context.Context, e *env, raw string) ([]byte, error) {
+	shown := config.RedactURL(raw)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("tang server %s: the URL does not parse", shown)
+	}
+	u.Path = path.Join("/", u.Path, "adv")
+	u.RawPath = ""
+	adv, err := e.fetcher.FetchBytes(ctx, stages.ToSource(config.Resource{Source: ptr(u.String())}), 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the advertisement of tang server %s: %s", shown,
+			system.Redact(err.Error(), urlSecrets(u.String())))
+	}
+	if !json.Valid(adv) {
+		return nil, fmt.Errorf("tang server %s: the advertisement is not JSON", shown)
+	}
+	return adv, nil
+}
+
+// urlSecrets returns what of a URL must not be shown: nothing for a plain
+// URL; with userinfo or a query, the URL itself (as written and as
+// re-encoded) and its userinfo and query.
+func urlSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return []string{raw}
+	}
+	if u.User == nil && u.RawQuery == "" && u.Fragment == "" && !strings.HasSuffix(raw, "?") {
+		return nil
+	}
+	out := []string{raw, u.String()}
+	if u.User != nil {
+		out = append(out, u.User.String())
+	}
+	if u.RawQuery != "" {
+		out = append(out, "?"+u.RawQuery)
+	}
+	if u.Fragment != "" {
+		out = append(out, "#"+u.EscapedFragment())
+	}
+	return out
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -285,15 +339,17 @@ func keyFilePath(e *env, name string) string {
 }
 
 // writeKey provides the key file: fetched from keyFile.source, or 4096
-// random bytes hex-encoded. It is created 0400 and never logged.
-func writeKey(e *env, l config.Luks) (string, bool, error) {
+// random bytes hex-encoded (also for cex volumes, whose key slot only
+// guards a secure key that needs the Crypto Express card). It is created
+// 0400 and never logged.
+func writeKey(ctx context.Context, e *env, l config.Luks) (string, bool, error) {
 	p := keyFilePath(e, l.Name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return "", false, err
 	}
 	os.Remove(p) // a stale key from an earlier run (0400: not writable)
 	if hasKeySource(l) {
-		if err := e.fetcher.FetchToFile(e.ctx, stages.ToSource(l.KeyFile), p, 0o400); err != nil {
+		if err := e.fetcher.FetchToFile(ctx, stages.ToSource(l.KeyFile), p, 0o400); err != nil {
 			return "", false, fmt.Errorf("fetching the key file: %w", err)
 		}
 		return p, false, nil
@@ -317,27 +373,27 @@ func writeKey(e *env, l config.Luks) (string, bool, error) {
 	return p, true, nil
 }
 
-func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
+func applyLuks(ctx context.Context, e *env, lp *luksPlan, st *stages.State) error {
 	l := lp.L
-	dev, err := system.DeviceWait{Log: e.log}.For(e.ctx, lp.Device, e.timeout)
+	dev, err := e.wait(ctx, lp.Device, "LUKS volume "+l.Name)
 	if err != nil {
 		return err
 	}
 	if lp.Decision == luksLater {
-		f, err := probeLuks(e, dev)
+		f, err := probeLuks(ctx, e, dev)
 		if err != nil {
 			return err
 		}
-		if lp.Decision, lp.Why, err = decideLuks(l, f); err != nil {
+		if lp.Decision, err = decideLuks(l, f); err != nil {
 			return fmt.Errorf("%s: %w", lp.Device, err)
 		}
 	}
-	key, generated, err := writeKey(e, l)
+	key, generated, err := writeKey(ctx, e, l)
 	if err != nil {
 		return err
 	}
 	cs := func(args ...string) error {
-		_, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolCryptsetup, Args: args})
+		_, err := e.run.Run(ctx, system.Cmd{Name: system.ToolCryptsetup, Args: args})
 		return err
 	}
 	mapper := "/dev/mapper/" + l.Name
@@ -357,11 +413,8 @@ func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
 			}
 		}
 	} else {
-		if lp.Why != "" {
-			e.log.Info("volume %s on %s: %s", l.Name, lp.Device, lp.Why)
-		}
 		if isTrue(l.WipeVolume) {
-			if _, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolWipefs, Args: []string{"-a", dev}}); err != nil {
+			if _, err := e.run.Run(ctx, system.Cmd{Name: system.ToolWipefs, Args: []string{"-a", dev}}); err != nil {
 				return fmt.Errorf("wiping %s: %w", dev, err)
 			}
 		}
@@ -375,24 +428,37 @@ func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
 		for _, o := range l.Options {
 			args = append(args, string(o))
 		}
+		var cex *cexKey
+		if isCex(l) {
+			if cex, err = generateCexKey(ctx, e, l); err != nil {
+				return err
+			}
+			args = append(args, cex.luksFormatArgs()...)
+		}
 		if err := cs(append(args, dev)...); err != nil {
 			return fmt.Errorf("formatting %s: %w", dev, err)
+		}
+		if cex != nil {
+			if err := cex.setVerificationPattern(ctx, e, dev, key); err != nil {
+				return err
+			}
+			for name, p := range cex.repoFiles() {
+				setMap(&st.LuksCexRepoFiles, name, p)
+			}
 		}
 		if err := cs(openArgs...); err != nil {
 			return fmt.Errorf("opening %s: %w", dev, err)
 		}
 		if hasClevis(l) {
-			if err := bindClevis(e, l, dev, key); err != nil {
+			if err := bindClevis(ctx, e, l, dev, key); err != nil {
 				return err
 			}
 		}
 	}
 
-	uuid := strOr(l.UUID, "")
-	if _, dry := e.run.(*system.DryRun); !dry {
-		if uuid, err = readLuksUUID(dev); err != nil {
-			return err
-		}
+	uuid, err := readLuksUUID(dev)
+	if err != nil {
+		return err
 	}
 	setMap(&st.LuksUUIDs, l.Name, uuid)
 	if hasClevis(l) {
@@ -410,32 +476,34 @@ func applyLuks(e *env, lp *luksPlan, st *stages.State) error {
 	} else {
 		setMap(&st.LuksKeyFiles, l.Name, key)
 	}
-	if _, dry := e.run.(*system.DryRun); dry {
-		return nil
-	}
-	_, err = system.DeviceWait{Log: e.log}.For(e.ctx, mapper, e.timeout)
+	_, err = e.wait(ctx, mapper, "LUKS volume "+l.Name+" just opened")
 	return err
 }
 
-func bindClevis(e *env, l config.Luks, dev, key string) error {
-	pin, cfg, err := clevisConfig(e, l)
+// bindClevis runs `clevis luks bind` and, when the bindings can be proved
+// now, closes the volume and unlocks it through clevis. The key reaches
+// clevis as a file; tang URL userinfo and queries are redacted from every
+// log line and error (clevis takes its pin configuration only as an
+// argument, so clevis and its children see it: docs/disks.md).
+func bindClevis(ctx context.Context, e *env, l config.Luks, dev, key string) error {
+	pin, cfg, secrets, err := clevisConfig(ctx, e, l)
 	if err != nil {
 		return err
 	}
-	if _, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolClevis,
+	if _, err := e.run.Run(ctx, system.Cmd{Name: system.ToolClevis, Secret: secrets,
 		Args: []string{"luks", "bind", "-f", "-k", key, "-d", dev, pin, cfg}}); err != nil {
-		return fmt.Errorf("binding %s with clevis (%s): %w", dev, pin, err)
+		return fmt.Errorf("binding %s with clevis (%s): %s", dev, pin, system.Redact(err.Error(), secrets))
 	}
 	if !unlockProvable(l) {
 		e.log.Info("clevis binding of %s not proved by unlocking now (offline advertisement or custom pin)", dev)
 		return nil
 	}
-	if _, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolCryptsetup, Args: []string{"luksClose", l.Name}}); err != nil {
+	if _, err := e.run.Run(ctx, system.Cmd{Name: system.ToolCryptsetup, Args: []string{"luksClose", l.Name}}); err != nil {
 		return fmt.Errorf("closing %s to prove the clevis binding: %w", l.Name, err)
 	}
-	if _, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolClevis,
+	if _, err := e.run.Run(ctx, system.Cmd{Name: system.ToolClevis, Secret: secrets,
 		Args: []string{"luks", "unlock", "-d", dev, "-n", l.Name}}); err != nil {
-		return fmt.Errorf("unlocking %s with clevis: %w", dev, err)
+		return fmt.Errorf("unlocking %s with clevis: %s", dev, system.Redact(err.Error(), secrets))
 	}
 	return nil
 }

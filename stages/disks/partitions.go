@@ -27,6 +27,9 @@ type partSpec struct {
 	ShouldExist bool
 	Wipe        bool
 	Resize      bool
+	// Fresh: a number 0 partition given a free number; it is created,
+	// never matched against an entry this run deletes under that number.
+	Fresh bool
 }
 
 // Partition actions decided by the matrix.
@@ -48,12 +51,17 @@ type partDecision struct {
 // diskPlan is everything planned for one disk.
 type diskPlan struct {
 	Device    string // as configured
+	cfg       config.Disk
 	Dev       string // resolved node (or image file)
 	WipeTable bool
 	Table     *Table // as read before any change
 	Decisions []partDecision
 	Args      []string // sgdisk arguments without the device; nil: no write
 }
+
+// pending: the disk was not there when planning; Apply waits for it and
+// plans it before the first write.
+func (d *diskPlan) pending() bool { return d.Dev == "" }
 
 func mibToSectors(mib *int, sectorSize int64) *int64 {
 	if mib == nil {
@@ -65,18 +73,25 @@ func mibToSectors(mib *int, sectorSize int64) *int64 {
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-// specsFromConfig converts the config partitions (number 0 sorted last and
-// given a number: the existing partition with the same label, else the
-// lowest slot used neither by the table nor by the config).
+// specsFromConfig converts the config partitions; number 0 ones are
+// sorted last and given a number: the existing partition with the same
+// label (flint's addition, so that re-running a config keeps what the
+// first run made), else the number sgdisk's --new=0 would take when the
+// write runs: the lowest one free once this run's deletions are done and
+// the partitions before it are created. Such a partition is Fresh: it is
+// created even when its number is one this run deletes.
 func specsFromConfig(parts []config.Partition, t *Table) []partSpec {
 	used := map[int]bool{}
 	for _, e := range t.Entries {
 		used[e.Number] = true
 	}
 	for _, p := range parts {
-		if p.Number != 0 {
-			used[p.Number] = true
+		if p.Number == 0 {
+			continue
 		}
+		// A numbered partition that should not exist is absent after the
+		// write (deleted, or the plan refuses the config).
+		used[p.Number] = p.ShouldExist == nil || *p.ShouldExist
 	}
 	var specs, zero []partSpec
 	for _, p := range parts {
@@ -97,12 +112,13 @@ func specsFromConfig(parts []config.Partition, t *Table) []partSpec {
 			specs = append(specs, s)
 		}
 	}
+	claimed := map[int]bool{}
 	for i := range zero {
 		if zero[i].Label != nil {
 			for _, e := range t.Entries {
-				if e.Label == *zero[i].Label && !used[-e.Number] {
+				if e.Label == *zero[i].Label && !claimed[e.Number] && used[e.Number] {
 					zero[i].Number = e.Number
-					used[-e.Number] = true // claimed by this label
+					claimed[e.Number] = true
 					break
 				}
 			}
@@ -113,6 +129,7 @@ func specsFromConfig(parts []config.Partition, t *Table) []partSpec {
 				n++
 			}
 			zero[i].Number = n
+			zero[i].Fresh = true
 			used[n] = true
 		}
 	}
@@ -263,7 +280,7 @@ func resolveDimensions(ctx context.Context, r system.Runner, dev string, wipe bo
 	ops := &sgdiskOps{clear: wipe}
 	for i := range out {
 		p := &out[i]
-		if e, ok := t.Entry(p.Number); ok {
+		if e, ok := t.Entry(p.Number); ok && !p.Fresh {
 			ops.deletes = append(ops.deletes, p.Number)
 			if p.Start == nil && !p.Wipe {
 				v := e.Start
@@ -285,7 +302,10 @@ func resolveDimensions(ctx context.Context, r system.Runner, dev string, wipe bo
 			ops.infos = append(ops.infos, p.Number)
 		}
 	}
-	if len(ops.infos) == 0 {
+	// The real values only matter to compare with existing partitions:
+	// when none of the configured ones exists (a wiped or blank table),
+	// every one is created and sgdisk resolves the zeros while writing.
+	if len(ops.infos) == 0 || len(ops.deletes) == 0 {
 		return out, nil
 	}
 	args := append([]string{"--pretend"}, ops.args()...)
@@ -351,7 +371,7 @@ func decide(t *Table, wipe bool, specs []partSpec, active map[int]bool) ([]partD
 	var out []partDecision
 	for _, p := range specs {
 		e, exists := t.Entry(p.Number)
-		if wipe {
+		if wipe || p.Fresh {
 			exists = false
 		}
 		reason := ""

@@ -152,6 +152,26 @@ func TestSpecsFromConfigNumberZero(t *testing.T) {
 	if *specs[0].Size != 2048 || *specs[0].Start != 0 || specs[1].Start != nil {
 		t.Fatalf("sectors: %+v", specs[0])
 	}
+	// sgdisk's --new=0 takes the lowest number free after the deletions:
+	// partition 1 is deleted in this run, so the new partition is 1 (as the
+	// reference's single sgdisk call makes it) and never matched against
+	// the old 1.
+	specs = specsFromConfig([]config.Partition{
+		{Number: 1, ShouldExist: ptr(false), WipePartitionEntry: ptr(true)},
+		{Label: ptr("fresh"), SizeMiB: ptr(1)},
+		{Number: 9, ShouldExist: ptr(false)},
+		{Label: ptr("second")},
+	}, tbl)
+	if specs[2].Number != 1 || !specs[2].Fresh || specs[3].Number != 2 || !specs[3].Fresh {
+		t.Fatalf("after deletion: %+v", specs)
+	}
+	decs, ops, err := decide(tbl, false, specs, nil)
+	if err != nil || decs[0].Action != partDelete || decs[2].Action != partCreate {
+		t.Fatalf("decide: %v %+v", err, decs)
+	}
+	if got := strings.Join(ops.args(), " "); got != "--delete=1 --new=1:0:+2048 --change-name=1:fresh --new=2:0:0 --change-name=2:second" {
+		t.Fatalf("sgdisk %s", got)
+	}
 	tbl4k := &Table{SectorSize: 4096}
 	if s := specsFromConfig([]config.Partition{{Number: 1, SizeMiB: ptr(8)}}, tbl4k); *s[0].Size != 2048 {
 		t.Fatalf("4k sectors: %d", *s[0].Size)
@@ -344,5 +364,84 @@ func TestReadTableMatchesSgdisk(t *testing.T) {
 	tbl2, err := ReadTable(img)
 	if err != nil || !reflect.DeepEqual(tbl2.Entries, tbl.Entries) {
 		t.Fatalf("backup header: %v %+v", err, tbl2)
+	}
+}
+
+// The reference's "complex partitioning case using MiBs" blackbox test
+// (tests/positive/partitions/complex-mb.go), plus two number 0 partitions
+// without a start: shouldExist false partitions next to partitions whose
+// start and size are 0. Spec 3 has no validate rule against it (issue 16);
+// the disks stage lays it out as Ignition's does: one --pretend for the
+// zeros, the deleted partition 4's number reused by the first number 0
+// partition, then one sgdisk call.
+func TestKitchenSinkLikeTheReference(t *testing.T) {
+	img := newImage(t, 330)
+	const (
+		t0 = "316F19F9-9E0F-431E-859E-AE6908DBE8CA"
+		t2 = "6050E8FC-1E31-473B-BCC0-714E32FCB09D"
+		g1 = "53F2E871-F468-437C-B90D-F3C6409DF81A"
+		g3 = "F14984BC-6F08-4885-B668-526263469A00"
+	)
+	// The "in" disk: p1 64 MiB, dont-delete, garbo-town, a gap, more-junk,
+	// dont-delete2, a gap (2048-sector alignment).
+	sgdisk(t, "-n1:2048:+131072", "-c1:p1", "-t1:"+t0,
+		"-n2:133120:+65536", "-c2:dont-delete",
+		"-n3:198656:+65536", "-c3:garbo-town",
+		"-n4:395264:+65536", "-c4:more-junk",
+		"-n5:460800:+65536", "-c5:dont-delete2", img)
+	cfg := diskConfig(img, false,
+		config.Partition{Number: 1, Label: ptr("p1"), StartMiB: ptr(1), SizeMiB: ptr(32), TypeGUID: ptr(t0), GUID: ptr(g1), WipePartitionEntry: ptr(true)},
+		config.Partition{Number: 2, Label: ptr("dont-delete"), SizeMiB: ptr(32)},
+		config.Partition{Number: 3, Label: ptr("new-biggest"), StartMiB: ptr(0), SizeMiB: ptr(0), TypeGUID: ptr(t2), GUID: ptr(g3), WipePartitionEntry: ptr(true)},
+		config.Partition{Label: ptr("zero-a"), SizeMiB: ptr(16)},
+		config.Partition{Number: 4, ShouldExist: ptr(false), WipePartitionEntry: ptr(true)},
+		config.Partition{Number: 9, ShouldExist: ptr(false)},
+		config.Partition{Label: ptr("zero-b")},
+	)
+	p, err := planApply(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range p.Actions() {
+		if a.Op == "sgdisk" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d sgdisk writes: %v", n, p.Actions())
+	}
+	tbl, err := ReadTable(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := tbl.Sectors - 34
+	type want struct {
+		n           int
+		label       string
+		start, size int64
+	}
+	exp := []want{
+		{1, "p1", 2048, 65536},
+		{2, "dont-delete", 133120, 65536},
+		{3, "new-biggest", 198656, 262144}, // old 3 + the gap + old 4
+		{4, "zero-a", 526336, 32768},       // the largest free block then: after dont-delete2
+		{5, "dont-delete2", 460800, 65536},
+		{6, "zero-b", 559104, last - 559104 + 1},
+	}
+	if len(tbl.Entries) != len(exp) {
+		t.Fatalf("entries %+v", tbl.Entries)
+	}
+	for i, w := range exp {
+		e := tbl.Entries[i]
+		if e.Number != w.n || e.Label != w.label || e.Start != w.start || e.Size != w.size {
+			t.Errorf("entry %d: got %d %q %d+%d, want %d %q %d+%d", i, e.Number, e.Label, e.Start, e.Size, w.n, w.label, w.start, w.size)
+		}
+	}
+	if e, _ := tbl.Entry(1); e.GUID != g1 || e.TypeGUID != t0 {
+		t.Errorf("p1 guids %+v", e)
+	}
+	if e, _ := tbl.Entry(3); e.GUID != g3 || e.TypeGUID != t2 {
+		t.Errorf("new-biggest guids %+v", e)
 	}
 }

@@ -1,6 +1,7 @@
 package disks
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -65,22 +66,19 @@ func (r *raidPlan) action() stages.Action {
 	return stages.Action{Op: "create-raid", Target: r.Path, Detail: strings.Join(r.Args[3:], " ") + " " + strings.Join(r.Devices, " ")}
 }
 
-func applyRaid(e *env, r *raidPlan) error {
+func applyRaid(ctx context.Context, e *env, r *raidPlan) error {
 	devs := make([]string, 0, len(r.Devices))
 	for _, d := range r.Devices {
-		real, err := system.DeviceWait{Log: e.log}.For(e.ctx, d, e.timeout)
+		real, err := e.wait(ctx, d, "member of RAID array "+r.Name)
 		if err != nil {
 			return err
 		}
 		devs = append(devs, real)
 	}
 	args := append(append([]string{}, r.Args...), devs...)
-	if _, err := e.run.Run(e.ctx, system.Cmd{Name: system.ToolMdadm, Args: args}); err != nil {
+	if _, err := e.run.Run(ctx, system.Cmd{Name: system.ToolMdadm, Args: args}); err != nil {
 		return err
 	}
-	if _, dry := e.run.(*system.DryRun); dry {
-		return nil
-	}
-	_, err := system.DeviceWait{Log: e.log}.For(e.ctx, r.Path, e.timeout)
+	_, err := e.wait(ctx, r.Path, "RAID array "+r.Name+" just created")
 	return err
 }

@@ -104,23 +104,25 @@ func TestDecideLuks(t *testing.T) {
 	src := config.Resource{Source: ptr("data:,key")}
 	base := config.Luks{Name: "root", Device: ptr("/dev/x"), KeyFile: src, Label: ptr("L"), UUID: ptr("AAAA")}
 	luks2 := luksFound{Info: system.FsInfo{Type: "crypto_LUKS", Label: "L", UUID: "aaaa"}, IsLuks2: true}
-	if d, _, err := decideLuks(base, luks2); err != nil || d != luksReuse {
+	if d, err := decideLuks(base, luks2); err != nil || d != luksReuse {
 		t.Fatalf("reuse: %s %v", d, err)
 	}
-	if d, _, err := decideLuks(base, luksFound{}); err != nil || d != luksFormat {
+	if d, err := decideLuks(base, luksFound{}); err != nil || d != luksFormat {
 		t.Fatalf("empty: %s %v", d, err)
 	}
-	if _, _, err := decideLuks(base, luksFound{Info: system.FsInfo{Type: "crypto_LUKS"}}); !errors.Is(err, ErrLUKS1) {
+	if _, err := decideLuks(base, luksFound{Info: system.FsInfo{Type: "crypto_LUKS"}}); !errors.Is(err, ErrLUKS1) {
 		t.Fatalf("luks1: %v", err)
 	}
-	if _, _, err := decideLuks(base, luksFound{Info: system.FsInfo{Type: "ext4"}}); !errors.Is(err, ErrBadVolume) {
+	if _, err := decideLuks(base, luksFound{Info: system.FsInfo{Type: "ext4"}}); !errors.Is(err, ErrBadVolume) {
 		t.Fatalf("ext4: %v", err)
 	}
 	wipe := base
 	wipe.WipeVolume = ptr(true)
-	if d, _, _ := decideLuks(wipe, luksFound{Info: system.FsInfo{Type: "crypto_LUKS"}}); d != luksFormat {
+	if d, _ := decideLuks(wipe, luksFound{Info: system.FsInfo{Type: "crypto_LUKS"}}); d != luksFormat {
 		t.Fatalf("wipe: %s", d)
 	}
+	// An existing LUKS2 volume that cannot be reused is refused (never
+	// formatted over) unless wipeVolume is set, as the reference does.
 	for name, mut := range map[string]func(*config.Luks){
 		"label":     func(l *config.Luks) { l.Label = ptr("M") },
 		"discard":   func(l *config.Luks) { l.Discard = ptr(true) },
@@ -129,8 +131,12 @@ func TestDecideLuks(t *testing.T) {
 	} {
 		l := base
 		mut(&l)
-		if d, why, err := decideLuks(l, luks2); err != nil || d != luksFormat || !strings.Contains(why, "not reused") {
-			t.Errorf("%s: %s %q %v", name, d, why, err)
+		if d, err := decideLuks(l, luks2); !errors.Is(err, ErrBadVolume) || !strings.Contains(err.Error(), "could not be reused") {
+			t.Errorf("%s: %s %v", name, d, err)
+		}
+		l.WipeVolume = ptr(true)
+		if d, err := decideLuks(l, luks2); err != nil || d != luksFormat {
+			t.Errorf("%s with wipeVolume: %s %v", name, d, err)
 		}
 	}
 }
@@ -139,10 +145,10 @@ func TestClevisConfig(t *testing.T) {
 	adv := `{"payload":"x","protected":"y","signature":"z"}`
 	l := config.Luks{Name: "r", Clevis: config.Clevis{Tpm2: ptr(true), Threshold: ptr(2),
 		Tang: []config.Tang{{URL: "http://10.0.2.2:8780", Thumbprint: ptr("THP"), Advertisement: &adv}}}}
-	e := &env{ctx: context.Background()}
-	pin, cfg, err := clevisConfig(e, l)
-	if err != nil || pin != "sss" {
-		t.Fatal(pin, err)
+	e := &env{}
+	pin, cfg, secrets, err := clevisConfig(context.Background(), e, l)
+	if err != nil || pin != "sss" || len(secrets) != 0 {
+		t.Fatal(pin, secrets, err)
 	}
 	var got map[string]any
 	json.Unmarshal([]byte(cfg), &got)
@@ -159,7 +165,7 @@ func TestClevisConfig(t *testing.T) {
 		t.Fatal("tpm2 alone meets t=1")
 	}
 	c := config.Luks{Clevis: config.Clevis{Custom: config.ClevisCustom{Pin: ptr("tpm2"), Config: ptr(`{"pcr_ids":"7"}`), NeedsNetwork: ptr(false)}}}
-	if pin, cfg, _ := clevisConfig(e, c); pin != "tpm2" || cfg != `{"pcr_ids":"7"}` || luksNeedsNetwork(c) {
+	if pin, cfg, sec, _ := clevisConfig(context.Background(), e, c); len(sec) != 1 || sec[0] != cfg || pin != "tpm2" || cfg != `{"pcr_ids":"7"}` || luksNeedsNetwork(c) {
 		t.Fatal(pin, cfg)
 	}
 }
@@ -169,8 +175,7 @@ func TestClevisConfig(t *testing.T) {
 func TestProbeLuksOnImages(t *testing.T) {
 	key := t.TempDir() + "/key"
 	os.WriteFile(key, []byte("secret"), 0o400)
-	e := &env{ctx: context.Background(), read: system.NewRunner(nil, nil), log: nil}
-	e.log = logDiscard()
+	e := &env{run: system.NewRunner(nil, nil), log: logDiscard()}
 	mk := func(args ...string) string {
 		img := newImage(t, 20)
 		cmd := exec.Command("cryptsetup", append(append([]string{"luksFormat", "--batch-mode", "--key-file", key, "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"}, args...), img)...)
@@ -180,16 +185,16 @@ func TestProbeLuksOnImages(t *testing.T) {
 		return img
 	}
 	l1 := mk("--type", "luks1")
-	f, err := probeLuks(e, l1)
+	f, err := probeLuks(context.Background(), e, l1)
 	if err != nil || f.Info.Type != "crypto_LUKS" || f.IsLuks2 {
 		t.Fatalf("luks1: %+v %v", f, err)
 	}
-	if _, _, err := decideLuks(config.Luks{KeyFile: config.Resource{Source: ptr("data:,x")}}, f); !errors.Is(err, ErrLUKS1) {
+	if _, err := decideLuks(config.Luks{KeyFile: config.Resource{Source: ptr("data:,x")}}, f); !errors.Is(err, ErrLUKS1) {
 		t.Fatalf("luks1 decision: %v", err)
 	}
 	l2 := mk("--type", "luks2", "--label", "vol", "--uuid", "6c1c9a2e-0000-4000-8000-f1a7e0000002")
 	exec.Command("cryptsetup", "config", "--label", "vol", l2).Run()
-	f, err = probeLuks(e, l2)
+	f, err = probeLuks(context.Background(), e, l2)
 	if err != nil || !f.IsLuks2 || f.Info.Label != "vol" || f.Info.UUID != "6c1c9a2e-0000-4000-8000-f1a7e0000002" || f.Discard {
 		t.Fatalf("luks2: %+v %v", f, err)
 	}

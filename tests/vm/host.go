@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -256,4 +257,26 @@ func runTool(name string, args ...string) (string, error) {
 		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return string(out), nil
+}
+
+// ReadMountedFile returns the content of path in the filesystem of type
+// fstype that fills img (e.g. a decrypted LUKS volume), read through a
+// read-only loop mount in a private mount namespace of its own (for xfs
+// and btrfs, which debugfs cannot read).
+func ReadMountedFile(img, fstype, path string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "flint-ro-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	opts := "ro,loop"
+	if fstype == "xfs" {
+		opts += ",norecovery"
+	}
+	script := `mount -t "$1" -o "$2" "$3" "$4" && cat "$4/$5"`
+	out, err := runTool("unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", fstype, opts, img, dir, path)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(out), nil
 }

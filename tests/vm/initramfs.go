@@ -21,9 +21,6 @@ import (
 //go:embed guest/init
 var guestInit []byte
 
-//go:embed guest/mkdevlinks
-var guestMkdevlinks []byte
-
 //go:embed guest/udevadm
 var guestUdevadm []byte
 
@@ -90,7 +87,14 @@ func BuildInitramfs(opts InitramfsOptions, out string) error {
 	}
 	ov := cpioTree{}
 	ov.bytes("init", guestInit, 0o755)
-	ov.bytes("usr/sbin/mkdevlinks", guestMkdevlinks, 0o755)
+	// mkdevlinks (./tests/vm/mkdevlinks) makes the /dev/disk links udev
+	// would: the guest has no udev.
+	helper, err := buildStatic("./tests/vm/mkdevlinks", out+".mkdevlinks")
+	if err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	defer os.Remove(helper)
+	ov.file("usr/sbin/mkdevlinks", helper, 0o755)
 	ov.bytes("usr/sbin/udevadm", guestUdevadm, 0o755)
 	ov.bytes("etc/flint-test/modules", []byte(strings.Join(Modules, "\n")+"\n"), 0o644)
 	if opts.FlintBinary != "" {

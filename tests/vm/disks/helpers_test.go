@@ -1,8 +1,9 @@
 // Package disks_test holds the VM scenarios of the disks stage: each boot
-// runs the stage (through the test driver testdata/flint-disks, which calls
-// stages/disks directly) on configs passed through fw_cfg, checks the result
-// in the guest, and the test checks the disk images on the host; a second
-// boot re-opens what the first created.
+// runs the real flint binary in the guest (`flint run --stage disks`, and
+// the mount, files and umount stages where a scenario needs them) on
+// configs passed through fw_cfg, checks the result in the guest, and the
+// test checks the disk images on the host; a second boot re-opens what the
+// first created.
 package disks_test
 
 import (
@@ -10,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,14 +32,14 @@ func requireRoot(t *testing.T) {
 var built struct {
 	once   sync.Once
 	dir    string
-	driver string
+	flint  string
 	err    error
 	images map[bool]string
 	mu     sync.Mutex
 }
 
-// driver builds testdata/flint-disks statically, once.
-func driver(t *testing.T) string {
+// flintBinary builds ./cmd/flint statically, once.
+func flintBinary(t *testing.T) string {
 	t.Helper()
 	requireRoot(t)
 	built.once.Do(func() {
@@ -47,33 +47,27 @@ func driver(t *testing.T) string {
 		if built.err != nil {
 			return
 		}
-		built.driver = filepath.Join(built.dir, "flint-disks")
-		cmd := exec.Command("go", "build", "-o", built.driver, "./testdata/flint-disks")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("building the guest driver: %v\n%s", err, out)
-		}
+		built.flint, built.err = vm.BuildFlint(built.dir)
 		built.images = map[bool]string{}
 	})
 	if built.err != nil {
 		t.Fatal(built.err)
 	}
-	return built.driver
+	return built.flint
 }
 
-// initramfs returns the test initramfs with the driver at /usr/bin/flint-disks
-// (with clevis, tpm2-tools and friends when clevis is set).
+// initramfs returns the test initramfs with flint at /usr/bin/flint (with
+// clevis, tpm2-tools and friends when clevis is set).
 func initramfs(t *testing.T, clevis bool) string {
 	t.Helper()
-	drv := driver(t)
+	bin := flintBinary(t)
 	built.mu.Lock()
 	defer built.mu.Unlock()
 	if p, ok := built.images[clevis]; ok {
 		return p
 	}
 	p := filepath.Join(built.dir, fmt.Sprintf("initramfs-clevis-%v.img", clevis))
-	err := vm.BuildInitramfs(vm.InitramfsOptions{Clevis: clevis, ExtraFiles: map[string]string{"usr/bin/flint-disks": drv}}, p)
-	if err != nil {
+	if err := vm.BuildInitramfs(vm.InitramfsOptions{Clevis: clevis, FlintBinary: bin}, p); err != nil {
 		t.Fatal(err)
 	}
 	built.images[clevis] = p
@@ -88,28 +82,41 @@ func TestMain(m *testing.M) {
 	os.Exit(rc)
 }
 
-// guestLib is sourced by every guest script: run the stage on config NAME
-// (fw_cfg opt/flint/NAME) and expect success, or failure with a message.
+// guestLib is sourced by every guest script. apply NAME runs the disks
+// stage of the real binary on config NAME (fw_cfg opt/flint/NAME, handed
+// over as the config cache the fetch stage would have written) and expects
+// success; refuse NAME MSG expects failure with MSG. The stage logs at
+// debug to /tmp/NAME.out: every planned action as "plan: OP TARGET", every
+// command as "running: …"; its state goes to /tmp/NAME.state.
 const guestLib = `
 FW=/sys/firmware/qemu_fw_cfg/by_name/opt/flint
 cfg() { cat $FW/$1/raw >/tmp/$1.json; echo /tmp/$1.json; }
+stage() {
+	flint run --stage disks --platform qemu --config-cache "$(cfg $1)" --state-file /tmp/$1.state \
+		--log-to-stdout --debug >/tmp/$1.out 2>&1
+}
 apply() {
-	echo "== flint-disks $1"
-	if ! flint-disks -state /tmp/$1.state "$(cfg $1)" >/tmp/$1.out 2>/tmp/$1.err; then
-		cat /tmp/$1.out; tail -40 /tmp/$1.err; echo "FAIL: $1 failed"; return 1
-	fi
-	cat /tmp/$1.out
+	echo "== flint run --stage disks: $1"
+	rm -f /tmp/$1.state
+	if ! stage $1; then tail -60 /tmp/$1.out; echo "FAIL: $1 failed"; return 1; fi
+	grep -E 'disks: plan: |flint run --stage' /tmp/$1.out
 }
 refuse() {
-	echo "== flint-disks $1 (must fail with: $2)"
-	if flint-disks "$(cfg $1)" >/tmp/$1.out 2>/tmp/$1.err; then
-		cat /tmp/$1.out; echo "FAIL: $1 succeeded"; return 1
-	fi
-	cat /tmp/$1.out
-	grep -qF -- "$2" /tmp/$1.out || { tail -20 /tmp/$1.err; echo "FAIL: $1: wrong error"; return 1; }
+	echo "== flint run --stage disks: $1 (must fail with: $2)"
+	if stage $1; then tail -40 /tmp/$1.out; echo "FAIL: $1 succeeded"; return 1; fi
+	grep -F -- "$2" /tmp/$1.out || { tail -30 /tmp/$1.out; echo "FAIL: $1: wrong error"; return 1; }
+	nowrite $1
 }
-# no PLAN line may start with $2 in the output of run $1
-noplan() { if grep -q "^PLAN $2" /tmp/$1.out; then echo "FAIL: $1 planned $2"; return 1; fi; }
+# run $1 ran no command that writes to a device
+nowrite() {
+	if grep 'running: ' /tmp/$1.out | grep -v -- '--pretend' | grep -qE 'running: (sgdisk|mkfs|mkswap|wipefs|mdadm|partx|cryptsetup .?luksFormat|zkey)'; then
+		grep 'running: ' /tmp/$1.out; echo "FAIL: $1 wrote to a device"; return 1
+	fi
+}
+# no planned action may start with $2 in run $1
+noplan() { if grep -q "disks: plan: $2" /tmp/$1.out; then echo "FAIL: $1 planned $2"; return 1; fi; }
+hasplan() { grep -q "disks: plan: $2" /tmp/$1.out || { echo "FAIL: $1 did not plan $2"; return 1; }; }
+state() { tr -d ' \n' </tmp/$1.state; }
 sysfs() { echo "$(cat /sys/class/block/$1/start) $(cat /sys/class/block/$1/size)"; }
 must() { [ "$1" = "$2" ] || { echo "FAIL: $3: got '$1', want '$2'"; return 1; }; }
 `

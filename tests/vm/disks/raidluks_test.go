@@ -57,8 +57,8 @@ refuse r-luks1 "only LUKS2 volumes are supported"
 mkfs.ext4 -q -F /dev/disk/by-partlabel/luks-gen
 refuse r-notluks "volume is not of the correct type"
 apply r-all
-grep -q '^PLAN create-raid *  */dev/md/mirror' /tmp/r-all.out
-grep -q '^PLAN wipe-volume' /tmp/r-all.out
+hasplan r-all 'create-raid *\/dev\/md\/mirror'
+hasplan r-all wipe-volume
 cat /proc/mdstat
 grep -q 'md.* : active raid1 ' /proc/mdstat
 grep -q 'md.* : active raid0 ' /proc/mdstat
@@ -73,9 +73,9 @@ must "$(blkid -p -s LABEL -o value /dev/mapper/keyvol)" k-ext4 "ext4 in luks"
 must "$(blkid -p -s LABEL -o value /dev/md/mirror)" m-ext4 "ext4 on raid1"
 must "$(blkid -p -s LABEL -o value /dev/md/stripe)" s-btrfs "btrfs on raid0"
 must "$(blkid -p -s LABEL -o value /dev/mapper/genvol)" G-VFAT "vfat in luks"
-cat /tmp/r-all.state
-K1=$(sed -n 's/.*"keyvol": "\(\/run[^"]*\)".*/\1/p' /tmp/r-all.state | head -1)
-K2=$(sed -n 's/.*"genvol": "\(\/run[^"]*\)".*/\1/p' /tmp/r-all.state | head -1)
+state r-all; echo
+K1=$(state r-all | sed -n 's/.*"keyvol":"\(\/run[^"]*\)".*/\1/p')
+K2=$(state r-all | sed -n 's/.*"genvol":"\(\/run[^"]*\)".*/\1/p')
 must "$(stat -c %a "$K1")" 400 "key file mode"
 must "$(stat -c %a "$K2")" 400 "generated key mode"
 must "$(cat "$K1")" ` + testKey + ` "fetched key"
@@ -83,7 +83,7 @@ must "$(wc -c <"$K2" | tr -d ' ')" 8192 "generated key: 4096 bytes, hex"
 cryptsetup open --test-passphrase --key-file "$K2" /dev/disk/by-partlabel/luks-gen
 grep -q '"luksUUIDs"' /tmp/r-all.state
 grep -q "$(cryptsetup luksUUID /dev/disk/by-partlabel/luks-gen)" /tmp/r-all.state
-if grep -qF "$(cut -c1-64 "$K2")" /tmp/r-all.out /tmp/r-all.err; then echo "FAIL: generated key in the log"; exit 1; fi
+if grep -qF "$(cut -c1-64 "$K2")" /tmp/r-all.out; then echo "FAIL: generated key in the log"; exit 1; fi
 mkdir -p /mnt/k /mnt/m /mnt/s
 mount -t ext4 /dev/mapper/keyvol /mnt/k && echo keyvol-1 >/mnt/k/marker && umount /mnt/k
 mount -t ext4 /dev/md/mirror /mnt/m && echo mirror-1 >/mnt/m/marker && umount /mnt/m
@@ -147,7 +147,7 @@ echo "first boot ok"
 	// reuses the key-file volume and every filesystem that survives.
 	script2 := guestLib + `
 apply r-all
-grep -q '^PLAN reuse-luks' /tmp/r-all.out
+hasplan r-all reuse-luks
 mkdir -p /mnt/k /mnt/m /mnt/s
 mount -t ext4 -o ro /dev/mapper/keyvol /mnt/k && must "$(cat /mnt/k/marker)" keyvol-1 keyvol && umount /mnt/k
 mount -t ext4 -o ro /dev/md/mirror /mnt/m && must "$(cat /mnt/m/marker)" mirror-1 mirror && umount /mnt/m
