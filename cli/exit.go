@@ -8,6 +8,11 @@ const (
 	ExitFailure = 1 // a stage failed, the config is invalid, or a command failed
 	ExitUsage   = 2 // bad command line: unknown command or flag, missing argument
 	ExitSetup   = 3 // flint could not start its work: state file, fetcher or cache setup failed
+
+	// `flint status` (these never change; scripts rely on them)
+	ExitStatusFailed  = 4 // the first boot failed, or an earlier one was interrupted
+	ExitStatusRunning = 5 // a first boot is in progress
+	ExitStatusNotRun  = 6 // flint has not provisioned this machine
 )
 
 // ExitError carries an exit code through an error chain.

@@ -51,10 +51,9 @@ func runRun(e *Env) error {
 		return UsageError(fmt.Errorf("%s is not a valid platform (platforms: %s)", o.Platform, strings.Join(providers.IDs(), ", ")))
 	}
 	o.Platform = platform
-	if logToStdout {
-		o.Log = log.New(e.Stdout)
-	} else {
-		o.Log = log.New(e.Stderr)
+	// the journal when there is one (unless --log-to-stdout), else stdout
+	o.Log = log.New(e.Stdout)
+	if !logToStdout {
 		o.Log.UseJournal()
 	}
 	if !debug {
