@@ -14,7 +14,7 @@ import (
 // runCollectLogs: flint collect-logs [--root DIR] [-o FILE|-]
 func runCollectLogs(e *Env) error {
 	fs := newFlags(e, "collect-logs")
-	root := fs.String("root", "/", "target root (/ on the machine, /sysroot in the initramfs, or a mounted image)")
+	where := reportFlags(fs)
 	out := fs.String("o", "", "output file (default flint-logs-<time>.tar.gz; - for stdout)")
 	if err := parseFlags(fs, e.Args); err != nil {
 		return err
@@ -24,7 +24,7 @@ func runCollectLogs(e *Env) error {
 	}
 	l := log.New(e.Stderr)
 	l.SetLevel(log.LevelWarning)
-	o := report.CollectOptions{Options: report.Options{Root: *root, Paths: system.PathsFromEnv(), Live: report.IsLive(*root)},
+	o := report.CollectOptions{Options: where(),
 		Runner: system.NewRunner(l, system.ToolsFromEnv()), Version: Version, Log: l}
 	name := *out
 	if name == "" {

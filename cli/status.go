@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // ExitStatusFailed, ExitStatusRunning, ExitStatusNotRun.
 func runStatus(e *Env) error {
 	fs := newFlags(e, "status")
-	root := fs.String("root", "/", "target root (/ on the machine, /sysroot in the initramfs, or a mounted image)")
+	where := reportFlags(fs)
 	format := fs.String("format", "text", "output format: text or json")
 	wait := fs.Bool("wait", false, "wait while a first boot is in progress")
 	if err := parseFlags(fs, e.Args); err != nil {
@@ -27,7 +28,7 @@ func runStatus(e *Env) error {
 	if *format != "text" && *format != "json" {
 		return UsageError(fmt.Errorf("--format must be text or json, not %q", *format))
 	}
-	o := report.Options{Root: *root, Paths: system.PathsFromEnv(), Live: report.IsLive(*root)}
+	o := where()
 	var st *report.Status
 	var err error
 	if *wait {
@@ -66,4 +67,21 @@ func statusExit(o report.Outcome) error {
 		return nil
 	}
 	return &ExitError{Code: code}
+}
+
+// reportFlags adds --root and --live to a status, analyze or collect-logs
+// command line; the function it returns (called after parsing) says where
+// to look.
+func reportFlags(fs *flag.FlagSet) func() report.Options {
+	root := fs.String("root", "/", "target root (/ on the machine, /sysroot in the initramfs, or a mounted image)")
+	live := fs.Bool("live", false, "also read the running machine's run directory, kernel command line and journal (default: with --root / or /sysroot)")
+	return func() report.Options {
+		o := report.Options{Root: *root, Paths: system.PathsFromEnv(), Live: report.IsLive(*root)}
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "live" {
+				o.Live = *live
+			}
+		})
+		return o
+	}
 }

@@ -94,6 +94,8 @@ type Options struct {
 	// Fetch overrides the fetcher options (tests: DialContext); Log is
 	// always Options.Log.
 	Fetch resource.Options
+	// Bound overrides the package's Bound (0: Bound).
+	Bound time.Duration
 }
 
 // Build makes the report document.
@@ -141,13 +143,17 @@ func Send(ctx context.Context, o Options) {
 		o.Log.Warn("reporting to %s: %v", red, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, Bound)
+	bound := o.Bound
+	if bound <= 0 {
+		bound = Bound
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	done := o.Log.Op("reporting the %s stage to %s", o.Stage, red)
 	_, err = f.FetchBytes(ctx, resource.Source{URL: o.URL, Method: "POST", Body: body,
 		Headers: []resource.Header{{Name: "Content-Type", Value: ContentType}}}, 64<<10)
 	if err != nil {
-		err = fmt.Errorf("%w (giving up; the report is bounded to %s)", err, Bound)
+		err = fmt.Errorf("%w (giving up; the report is bounded to %s)", err, bound)
 	}
 	done(err)
 }
