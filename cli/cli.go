@@ -1,4 +1,6 @@
 // Package cli is flint's command line: one binary, one subcommand table.
+// Each subcommand parses its flags, calls one function of stages/ or
+// config/, and maps the outcome to the exit-code table (exit.go).
 package cli
 
 import (
@@ -7,9 +9,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
+	"syscall"
+
+	"github.com/flintboot/flint/log"
 )
+
+// memoryLimit is the Go runtime's soft memory limit for a flint process.
+const memoryLimit = 192 << 20
 
 // Version is set at build time with -ldflags "-X github.com/flintboot/flint/cli.Version=...".
 var Version = "0.1.0-dev"
@@ -24,9 +35,8 @@ type Env struct {
 }
 
 type command struct {
-	name    string
-	summary string
-	run     func(e *Env) error
+	name, summary string
+	run           func(e *Env) error
 }
 
 // commands is the subcommand table.
@@ -47,21 +57,22 @@ func commands() []command {
 }
 
 // aliases maps argv[0] names to subcommands (ignition-validate drop-in).
-var aliases = map[string]string{
-	"ignition-validate": "validate",
-	"flint-validate":    "validate",
-}
+var aliases = map[string]string{"ignition-validate": "validate", "flint-validate": "validate"}
 
-// Run runs flint with the given argv.
+// Run runs flint with the given argv. SIGINT and SIGTERM cancel ctx, so
+// whatever runs cleans up (temporary files, child processes) and returns.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := &Env{Ctx: ctx, Stdin: stdin, Stdout: stdout, Stderr: stderr}
-	name := ""
-	if len(args) > 0 {
-		name = aliases[filepath.Base(args[0])]
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// collect harder near the configs' 128 MiB budget instead of letting
+		// the heap double past it (an initramfs has little RAM to spare)
+		debug.SetMemoryLimit(memoryLimit)
 	}
-	rest := args
-	if len(rest) > 0 {
-		rest = rest[1:]
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &Env{Ctx: ctx, Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	name, rest := "", args
+	if len(args) > 0 {
+		name, rest = aliases[filepath.Base(args[0])], args[1:]
 	}
 	if name == "" {
 		if len(rest) == 0 {
@@ -78,18 +89,16 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		name = "version"
 	}
 	for _, c := range commands() {
-		if c.name == name {
-			e.Args = rest
-			err := c.run(e)
-			if err != nil && ExitCode(err) != ExitOK {
-				var ee *ExitError
-				if errors.As(err, &ee) && ee.Err == nil {
-					return err // already reported
-				}
-				fmt.Fprintf(stderr, "flint %s: %v\n", name, err)
-			}
-			return err
+		if c.name != name {
+			continue
 		}
+		e.Args = rest
+		err := c.run(e)
+		var ee *ExitError
+		if err != nil && ExitCode(err) != ExitOK && !(errors.As(err, &ee) && ee.Err == nil) {
+			fmt.Fprintf(stderr, "flint %s: %v\n", name, err)
+		}
+		return err
 	}
 	usage(stderr)
 	return UsageError(fmt.Errorf("unknown command %q", name))
@@ -111,8 +120,8 @@ func newFlags(e *Env, name string) *flag.FlagSet {
 	return fs
 }
 
+// parseFlags parses args, allowing flags after positional arguments too.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	// allow flags after positional arguments too
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -121,12 +130,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 			}
 			return &ExitError{Code: ExitUsage}
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		if args = fs.Args(); len(args) == 0 {
 			break
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		pos, args = append(pos, args[0]), args[1:]
 		if len(args) == 0 {
 			break
 		}
@@ -134,11 +141,40 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, pos...))
 }
 
-func runVersion(e *Env) error {
-	fs := newFlags(e, "version")
+// oneInput parses the flags and reads the one FILE or - (stdin) argument.
+func oneInput(e *Env, fs *flag.FlagSet, what string) ([]byte, error) {
 	if err := parseFlags(fs, e.Args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != 1 {
+		return nil, UsageError(fmt.Errorf("expected exactly one %s or -", what))
+	}
+	var raw []byte
+	var err error
+	if fs.Arg(0) == "-" {
+		raw, err = io.ReadAll(e.Stdin)
+	} else {
+		raw, err = os.ReadFile(fs.Arg(0))
+	}
+	if err != nil {
+		return nil, &ExitError{Code: ExitFailure, Err: err}
+	}
+	return raw, nil
+}
+
+func runVersion(e *Env) error {
+	if err := parseFlags(newFlags(e, "version"), e.Args); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stdout, "flint %s\n", Version)
 	return nil
+}
+
+// logger returns a logger writing to w, at debug level only when asked.
+func logger(w io.Writer, debug bool) *log.Logger {
+	l := log.New(w)
+	if !debug {
+		l.SetLevel(log.LevelInfo)
+	}
+	return l
 }

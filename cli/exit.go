@@ -1,6 +1,11 @@
 package cli
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+
+	"github.com/flintboot/flint/stages/report"
+)
 
 // The exit-code table: every exit status flint uses, in one place.
 const (
@@ -23,19 +28,12 @@ type ExitError struct {
 
 func (e *ExitError) Error() string {
 	if e.Err == nil {
-		return "exit status " + itoa(e.Code)
+		return "exit status " + strconv.Itoa(e.Code)
 	}
 	return e.Err.Error()
 }
 
 func (e *ExitError) Unwrap() error { return e.Err }
-
-func itoa(i int) string {
-	if i >= 0 && i < 10 {
-		return string(rune('0' + i))
-	}
-	return "?"
-}
 
 // UsageError marks a bad command line.
 func UsageError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
@@ -50,4 +48,12 @@ func ExitCode(err error) int {
 		return ee.Code
 	}
 	return ExitFailure
+}
+
+// statusExit is `flint status`'s exit code for an outcome (done: 0).
+func statusExit(o report.Outcome) error {
+	if code := map[report.Outcome]int{report.Failed: ExitStatusFailed, report.Running: ExitStatusRunning, report.NotRun: ExitStatusNotRun}[o]; code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
 }

@@ -49,9 +49,21 @@ const statusConfig = `{"ignition":{"version":"3.4.0"},
            {"path":"/var/www/index.html","contents":{"source":"data:,hi"}}]},
  "systemd":{"units":[{"name":"hello.service","enabled":true,"contents":"[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"}]}}`
 
-const badHashConfig = `{"ignition":{"version":"3.4.0"},
- "storage":{"files":[{"path":"/etc/bad.txt","contents":{"source":"data:,not-what-was-promised",
+// badHashConfig returns a config whose file, served on loopback, does not
+// match its hash: a failure of the files stage that validate cannot see.
+func badHashConfig(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("not-what-was-promised")) })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return `{"ignition":{"version":"3.4.0"},
+ "storage":{"files":[{"path":"/etc/bad.txt","contents":{"source":"http://` + ln.Addr().String() + `/bad",
    "verification":{"hash":"sha512-` + zeros128 + `"}}}]}}`
+}
 
 const zeros128 = "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
 
@@ -135,9 +147,9 @@ func TestStatusAnalyzeThroughRun(t *testing.T) {
 func TestStatusFailedAndInterrupted(t *testing.T) {
 	t.Run("failed files stage", func(t *testing.T) {
 		d := runEnv(t, "")
-		writeConfig(t, d, badHashConfig)
+		writeConfig(t, d, badHashConfig(t))
 		root := newRoot(t, d)
-		runStages(t, root, "fetch-offline", "kargs", "disks", "mount")
+		runStages(t, root, "fetch-offline", "fetch", "kargs", "disks", "mount")
 		if _, _, code := flint(t, "run", "--stage", "files", "--platform", "file", "--root", root, "--log-to-stdout"); code != ExitFailure {
 			t.Fatalf("files stage with a bad hash: exit %d", code)
 		}
@@ -382,9 +394,9 @@ func TestReportURL(t *testing.T) {
 	t.Run("failure", func(t *testing.T) {
 		rc := newReceiver(t)
 		d := runEnv(t, "flint.report.url="+rc.url)
-		writeConfig(t, d, badHashConfig)
+		writeConfig(t, d, badHashConfig(t))
 		root := newRoot(t, d)
-		runStages(t, root, "fetch-offline", "kargs", "disks", "mount")
+		runStages(t, root, "fetch-offline", "fetch", "kargs", "disks", "mount")
 		if _, _, code := flint(t, "run", "--stage", "files", "--platform", "file", "--root", root, "--log-to-stdout"); code != ExitFailure {
 			t.Fatalf("files: exit %d", code)
 		}
@@ -395,7 +407,7 @@ func TestReportURL(t *testing.T) {
 		}
 		r := rc.reports[0]
 		if r.Status != "failed" || r.FailedStage != "files" || !strings.Contains(r.Failure, "the files stage failed") ||
-			!strings.Contains(r.Failure, "hash") || len(r.Stages) != 5 || r.Stages[4].Status != "failed" {
+			!strings.Contains(r.Failure, "hash") || len(r.Stages) != 6 || r.Stages[5].Status != "failed" {
 			t.Errorf("report: %+v", r)
 		}
 	})

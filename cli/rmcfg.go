@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/providers"
-	"github.com/flintboot/flint/resource"
 )
 
 // runRmcfg deletes the config from the hypervisor after provisioning
@@ -20,22 +18,12 @@ func runRmcfg(e *Env) error {
 	if *platform == "" || fs.NArg() != 0 {
 		return UsageError(errors.New("usage: flint rmcfg --platform ID"))
 	}
-	p, err := providers.Lookup(*platform)
-	if err != nil {
+	err := providers.DeleteConfig(e.Ctx, *platform, logger(e.Stderr, false))
+	if errors.Is(err, providers.ErrUnknownPlatform) {
 		return UsageError(err)
 	}
-	d, ok := p.(providers.ConfigDeleter)
-	if !ok {
-		return fmt.Errorf("cannot delete config on this platform (%s)", p.Name())
+	if err == nil {
+		fmt.Fprintf(e.Stdout, "config deleted on %s\n", *platform)
 	}
-	l := log.New(e.Stderr)
-	f, err := resource.New(resource.Options{Log: l})
-	if err != nil {
-		return &ExitError{Code: ExitSetup, Err: err}
-	}
-	if err := d.DelConfig(e.Ctx, providers.NewEnv(f, nil, l)); err != nil {
-		return fmt.Errorf("deleting config on %s: %w", p.Name(), err)
-	}
-	fmt.Fprintf(e.Stdout, "config deleted on %s\n", p.Name())
-	return nil
+	return err
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/providers"
 	"github.com/flintboot/flint/stages/engine"
 	"github.com/flintboot/flint/system"
@@ -52,12 +51,8 @@ func runRun(e *Env) error {
 	}
 	o.Platform = platform
 	// the journal when there is one (unless --log-to-stdout), else stdout
-	o.Log = log.New(e.Stdout)
-	if !logToStdout {
-		o.Log.UseJournal()
-	}
-	if !debug {
-		o.Log.SetLevel(log.LevelInfo)
+	if o.Log = logger(e.Stdout, debug); !logToStdout && o.Log.UseJournal() {
+		o.Log.Debugf("logging to the journal")
 	}
 	err = engine.Run(e.Ctx, o)
 	var se *engine.SetupError

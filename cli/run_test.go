@@ -155,12 +155,21 @@ func TestRunNeedNet(t *testing.T) {
 func TestRunFailureSummary(t *testing.T) {
 	d := runEnv(t, "")
 	const canary = "CANARY-9d1e"
+	// the server answers with contents that do not match the hash: a
+	// failure only the files stage can see
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) })}
+	go srv.Serve(ln)
+	defer srv.Close()
 	cfg := `{"ignition":{"version":"3.4.0"},"storage":{"files":[
 	  {"path":"/etc/secret","contents":{"source":"data:,` + canary + `"}},
-	  {"path":"/etc/bad","contents":{"source":"data:,x","verification":{"hash":"sha512-` + strings.Repeat("0", 128) + `"}}}]}}`
+	  {"path":"/etc/bad","contents":{"source":"http://` + ln.Addr().String() + `/bad?token=` + canary + `","verification":{"hash":"sha512-` + strings.Repeat("0", 128) + `"}}}]}}`
 	os.WriteFile(filepath.Join(d, "config.ign"), []byte(cfg), 0o644)
 	root := filepath.Join(d, "root")
-	runStages(t, root, "fetch-offline", "mount")
+	runStages(t, root, "fetch-offline", "fetch", "mount")
 	stdout, stderr, code := flint(t, "run", "--stage", "files", "--platform", "file", "--root", root, "--log-to-stdout")
 	if code != ExitFailure {
 		t.Fatalf("exit %d, want %d", code, ExitFailure)
@@ -314,4 +323,52 @@ func TestRunEarlyGuardBeforeDisks(t *testing.T) {
 	// the override
 	os.WriteFile(filepath.Join(d, "cmdline"), []byte("root="+loop+" "+engine.RerunForceArg+"\n"), 0o644)
 	runStages(t, root, "disks")
+}
+
+// flint's own files in the target root are never read or written through
+// a symlink planted at their paths, absolute or relative.
+func TestRunOwnFilesNotFollowed(t *testing.T) {
+	d := runEnv(t, "")
+	os.WriteFile(filepath.Join(d, "config.ign"), []byte(goodConfig), 0o644)
+	root := filepath.Join(d, "root")
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	const canary = `{"canary":"OUTSIDE-7f3a"}`
+	outA, outB := filepath.Join(d, "outside-a.json"), filepath.Join(d, "outside-b.json")
+	os.WriteFile(outA, []byte(canary), 0o644)
+	os.WriteFile(outB, []byte(canary), 0o644)
+	os.Symlink(outA, filepath.Join(root, "etc/.flint-result.json"))
+	os.Symlink("../../outside-b.json", filepath.Join(root, "etc/.ignition-result.json"))
+	runStages(t, root, "fetch-offline", "disks", "mount", "files")
+	for _, p := range []string{"etc/.flint-result.json", "etc/.ignition-result.json"} {
+		fi, err := os.Lstat(filepath.Join(root, p))
+		if err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("%s: %v %v", p, fi, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, p)); strings.Contains(string(b), "OUTSIDE") {
+			t.Errorf("%s copied the outside file as its previous report:\n%s", p, b)
+		}
+	}
+	for _, p := range []string{outA, outB} {
+		if b, _ := os.ReadFile(p); string(b) != canary {
+			t.Errorf("%s changed: %q", p, b)
+		}
+	}
+
+	// a planted stamp symlink counts as a stamp of an unknown boot: refused,
+	// and the file it points to is neither read nor written
+	d = runEnv(t, "")
+	os.WriteFile(filepath.Join(d, "config.ign"), []byte(goodConfig), 0o644)
+	root = filepath.Join(d, "root")
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	out := filepath.Join(d, "outside-stamp")
+	os.WriteFile(out, []byte(`{"bootId":"boot-1","started":"x","stage":"mount"}`), 0o644)
+	os.Symlink(out, filepath.Join(root, engine.InProgressStamp))
+	runStages(t, root, "fetch-offline", "disks")
+	_, stderr, code := flint(t, "run", "--stage", "mount", "--platform", "file", "--root", root, "--log-to-stdout")
+	if code != ExitFailure || !strings.Contains(stderr, "interrupted") {
+		t.Fatalf("mount with a planted stamp symlink: exit %d\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != `{"bootId":"boot-1","started":"x","stage":"mount"}` {
+		t.Errorf("outside stamp target changed: %q", b)
+	}
 }

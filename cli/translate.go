@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/flintboot/flint/config"
@@ -14,31 +13,19 @@ import (
 func runTranslate(e *Env) error {
 	fs := newFlags(e, "translate")
 	to := fs.String("to", config.MaxStable.String(), "target spec version (3.x.0)")
-	if err := parseFlags(fs, e.Args); err != nil {
+	raw, err := oneInput(e, fs, "FILE")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return UsageError(errors.New("expected exactly one FILE or -"))
-	}
-	raw, err := readInput(e, fs.Arg(0))
-	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
-	}
 	res, err := legacy.ParseAnyResult(raw)
-	for _, en := range res.Report.Entries {
-		fmt.Fprintln(e.Stderr, en.String())
-	}
-	if err != nil {
+	if printReport(e, res.Report); err != nil {
 		if len(res.Report.Entries) == 0 {
 			fmt.Fprintf(e.Stderr, "couldn't parse config: %v\n", err)
 		}
 		return &ExitError{Code: ExitFailure}
 	}
 	out, rpt, err := legacy.Render(res, *to)
-	for _, en := range rpt.Entries {
-		fmt.Fprintln(e.Stderr, en.String())
-	}
-	if err != nil {
+	if printReport(e, rpt); err != nil {
 		if len(rpt.Entries) == 0 {
 			return &ExitError{Code: ExitFailure, Err: err}
 		}
@@ -46,4 +33,10 @@ func runTranslate(e *Env) error {
 	}
 	_, err = e.Stdout.Write(out)
 	return err
+}
+
+func printReport(e *Env, rpt config.Report) {
+	for _, en := range rpt.Entries {
+		fmt.Fprintln(e.Stderr, en.String())
+	}
 }

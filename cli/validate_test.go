@@ -6,17 +6,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flintboot/flint/config"
 )
 
 // validateJSON runs `flint validate --format json FILE` on cfg.
-func validateJSON(t *testing.T, cfg string) (jsonResult, int) {
+func validateJSON(t *testing.T, cfg string) (config.ReportJSON, int) {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "config.ign")
 	if err := os.WriteFile(f, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, code := flint(t, "validate", "--format", "json", f)
-	var res jsonResult
+	var res config.ReportJSON
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("validate output is not JSON: %v\n%s\n%s", err, out, errOut)
 	}

@@ -248,7 +248,7 @@ func TestRedactedConfig(t *testing.T) {
 	raw := `{"ignition":{"version":"3.5.0","config":{"merge":[{"source":"https://user:pw@cfg.example/c.ign?sig=abc","httpHeaders":[{"name":"Authorization","value":"Bearer tok"}],"verification":{"hash":"` + sha512sum + `"}}]},
 	 "proxy":{"httpsProxy":"http://proxyuser:proxypw@proxy:3128"}},
 	"passwd":{"users":[{"name":"core","passwordHash":"$6$salt$hash","sshAuthorizedKeys":["ssh-ed25519 AAAA core"]},{"name":"nohash","passwordHash":""}],"groups":[{"name":"g","passwordHash":"$6$g$h"}]},
-	"storage":{"files":[{"path":"/etc/tok","contents":{"source":"data:text/plain;charset=utf-8;base64,c2VjcmV0","verification":{"hash":"` + sha512sum + `"}}},{"path":"/etc/pub","contents":{"source":"http://h/pub","verification":{"hash":"` + sha512sum + `"}}}],
+	"storage":{"files":[{"path":"/etc/tok","contents":{"source":"data:text/plain;charset=utf-8;base64,c2VjcmV0","verification":{"hash":"sha512-bd2b1aaf7ef4f09be9f52ce2d8d599674d81aa9d6a4421696dc4d93dd0619d682ce56b4d64a9ef097761ced99e0f67265b5f76085e5b0ee7ca4696b2ad6fe2b2"}}},{"path":"/etc/pub","contents":{"source":"http://h/pub","verification":{"hash":"` + sha512sum + `"}}}],
 	 "luks":[{"name":"v","device":"/dev/vdb","keyFile":{"source":"https://k.example/key","verification":{"hash":"` + sha512sum + `"}},"clevis":{"tang":[{"url":"http://a:b@tang:7500/?x=1","thumbprint":"tp"}]}}]},
 	"systemd":{"units":[{"name":"a.service","contents":"[Service]\nEnvironment=TOKEN=s3cr3t","dropins":[{"name":"x.conf","contents":"[Service]\nEnvironment=K=v"}]}]}}`
 	cfg, rpt, err := Parse([]byte(raw))

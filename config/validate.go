@@ -87,6 +87,7 @@ func (v *validator) ignition(ig *Ignition) {
 		cp := cat(p, "security", "tls", "certificateAuthorities", i)
 		v.requiredSource(&cas[i], cp)
 		v.reference(&cas[i], cp)
+		v.caContents(&cas[i], cp)
 	}
 	v.dupResources(cas, cat(p, "security", "tls", "certificateAuthorities"))
 	v.proxyURL(ig.Proxy.HTTPProxy, true, cat(p, "proxy", "httpProxy"))
@@ -190,6 +191,7 @@ func (v *validator) resourceRules(r *Resource, p []any, verifNeedsSource bool) {
 	if notEmpty(r.Source) {
 		v.err(v.validateURL(*r.Source), cat(p, "source")...)
 	}
+	v.inline(r, p)
 	if len(r.HTTPHeaders) > 0 {
 		v.err(headersScheme(r.Source), cat(p, "httpHeaders")...)
 	}

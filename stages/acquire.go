@@ -149,6 +149,18 @@ type renderer struct {
 	budget int // config bytes this acquisition may still read
 }
 
+// charge spends what a fetch limited to the budget returned; a fetch cut
+// off at the limit is the budget exceeded.
+func (r *renderer) charge(raw []byte, err error, what string) error {
+	switch {
+	case errors.Is(err, resource.ErrTooLarge):
+		return r.spend(r.budget+1, what)
+	case err != nil:
+		return err
+	}
+	return r.spend(len(raw), what)
+}
+
 // spend takes n bytes from the acquisition's budget.
 func (r *renderer) spend(n int, what string) error {
 	if n > r.budget {
@@ -240,6 +252,11 @@ func (r *renderer) render(ctx context.Context, cfg config.Config, depth int, kin
 	cfg.Ignition.Config = config.IgnitionConfig{}
 	acc := cfg
 	for _, m := range merges {
+		if m.Source == nil || *m.Source == "" {
+			// spec 3.0 lets a merge entry omit its source: nothing to merge
+			r.o.Log.Warn("ignoring a config merge entry without a source")
+			continue
+		}
 		child, err := r.fetchConfig(ctx, m, kind)
 		if err != nil {
 			return cfg, err
@@ -264,9 +281,7 @@ func (r *renderer) fetchConfig(ctx context.Context, res config.Resource, kind st
 	}
 	done := r.o.Log.Op("fetching referenced config %s", src)
 	raw, err := r.o.Fetcher.FetchBytes(ctx, ToSource(res), int64(r.budget)+1)
-	if err == nil {
-		err = r.spend(len(raw), "referenced config "+src)
-	}
+	err = r.charge(raw, err, "referenced config "+src)
 	done(err)
 	if err != nil {
 		return config.Config{}, fmt.Errorf("fetching referenced config %s: %w", src, err)
@@ -297,9 +312,7 @@ func (r *renderer) updateFetcher(ctx context.Context, cfg *config.Config) error 
 		}
 		src := *ca.Source
 		raw, err := f.FetchBytes(ctx, ToSource(ca), int64(r.budget)+1)
-		if err == nil {
-			err = r.spend(len(raw), "CA bundle "+log.Redact(src))
-		}
+		err = r.charge(raw, err, "CA bundle "+log.Redact(src))
 		if err != nil {
 			return fmt.Errorf("fetching CA bundle %s: %w", log.Redact(src), err)
 		}

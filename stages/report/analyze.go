@@ -11,6 +11,25 @@ import (
 	"github.com/flintboot/flint/stages"
 )
 
+// Analyze writes `flint analyze blame` (blame) or `flint analyze show` of
+// the first boot recorded in o.Root; an error when nothing is recorded.
+func Analyze(w io.Writer, o Options, blame bool) error {
+	s, err := Read(o)
+	if err != nil {
+		return err
+	}
+	recs := s.Records()
+	if len(recs) == 0 {
+		return fmt.Errorf("no stages recorded in %s: %s", orDefault(o.Root, "/"), Evaluate(s, o).Line())
+	}
+	if blame {
+		Blame(w, recs)
+	} else {
+		Show(w, s, recs)
+	}
+	return nil
+}
+
 // Blame writes one line per recorded operation, slowest first (like
 // systemd-analyze blame), then the per-kind totals of every operation,
 // recorded or not. Records without operations (result files of older

@@ -25,9 +25,8 @@ import (
 // CollectOptions configure Collect.
 type CollectOptions struct {
 	Options
-	Runner  system.Runner // runs journalctl
+	Runner  system.Runner // runs journalctl; nil: system.NewRunner(nil, system.ToolsFromEnv())
 	Version string        // flint's version
-	Log     *log.Logger
 }
 
 // Dir is the directory every file of the tarball is in.
@@ -73,7 +72,7 @@ func Collect(ctx context.Context, w io.Writer, o CollectOptions) ([]string, erro
 
 	var readme strings.Builder
 	fmt.Fprintf(&readme, "flint collect-logs, flint %s, %s\nroot: %s (live machine: %v)\n\n", o.Version,
-		a.now.UTC().Format(time.RFC3339), orDefault(o.Root, "/"), o.Live)
+		a.now.UTC().Format(time.RFC3339), orDefault(o.Root, "/"), o.IsLive())
 	note := func(format string, args ...any) { fmt.Fprintf(&readme, format+"\n", args...) }
 
 	sj, _ := json.MarshalIndent(st, "", "  ")
@@ -101,7 +100,7 @@ func Collect(ctx context.Context, w io.Writer, o CollectOptions) ([]string, erro
 		}
 	}
 
-	if o.Live {
+	if o.IsLive() {
 		if snap.State != nil {
 			b, _ := json.MarshalIndent(redactState(snap.State), "", "  ")
 			a.add("state.json", append(b, '\n'))
@@ -154,6 +153,31 @@ func Collect(ctx context.Context, w io.Writer, o CollectOptions) ([]string, erro
 		return nil, err
 	}
 	return a.names, nil
+}
+
+// CollectTo writes the tarball to the file name (default
+// flint-logs-<UTC time>.tar.gz; "-" writes to stdout) and says on stderr
+// what it wrote.
+func CollectTo(ctx context.Context, name string, stdout, stderr io.Writer, o CollectOptions) error {
+	if name == "" {
+		name = "flint-logs-" + time.Now().UTC().Format("20060102T150405Z") + ".tar.gz"
+	}
+	if name == "-" {
+		_, err := Collect(ctx, stdout, o)
+		return err
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	names, err := Collect(ctx, f, o)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		fmt.Fprintf(stderr, "wrote %s: %s\n", name, strings.Join(names, ", "))
+	}
+	return err
 }
 
 // archive buffers the entries so README.txt (written last) comes first.
@@ -292,7 +316,7 @@ func platform(o CollectOptions, s *Snapshot) string {
 	if s.Result != nil && s.Result.Platform != "" {
 		fmt.Fprintf(&b, "%s (result file)\n", s.Result.Platform)
 	}
-	if o.Live {
+	if o.IsLive() {
 		env := filepath.Join(filepath.Dir(filepath.Clean(o.Paths.RunDir)), "flint.env")
 		if raw, err := readPlain(env); err == nil {
 			for _, l := range strings.Split(string(raw), "\n") {
@@ -322,10 +346,10 @@ func platform(o CollectOptions, s *Snapshot) string {
 // journal files under its /var/log/journal.
 func journal(ctx context.Context, o CollectOptions, s *Snapshot, match []string) ([]byte, string) {
 	if o.Runner == nil {
-		return nil, "no runner"
+		o.Runner = system.NewRunner(nil, system.ToolsFromEnv())
 	}
 	args := []string{"--no-pager", "-q", "-o", "short-monotonic", "-n", fmt.Sprint(journalLines)}
-	if !o.Live {
+	if !o.IsLive() {
 		dir := filepath.Join(orDefault(o.Root, "/"), "var/log/journal")
 		if _, err := os.Stat(dir); err != nil {
 			return nil, "no journal in the image (" + shortErr(err) + ")"
@@ -337,13 +361,13 @@ func journal(ctx context.Context, o CollectOptions, s *Snapshot, match []string)
 		boot = s.Result.ProvisioningBootID
 	} else if s.Stamp != nil {
 		boot = s.Stamp.BootID
-	} else if o.Live {
+	} else if o.IsLive() {
 		boot = s.BootID
 	}
 	boot = strings.ReplaceAll(boot, "-", "")
 	if len(boot) == 32 {
 		args = append(args, "-b", boot)
-	} else if o.Live {
+	} else if o.IsLive() {
 		args = append(args, "-b")
 	}
 	args = append(args, match...)

@@ -15,8 +15,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,18 +43,59 @@ type Options struct {
 	// the initramfs, or a mounted image.
 	Root  string
 	Paths system.Paths
-	// Live: Root belongs to the running machine, so its run directory
-	// (Paths.RunDir: this boot's stage records and failure summary), its
-	// kernel command line and its journal describe it too. See IsLive.
-	Live bool
+	// Live says whether Root belongs to the running machine, so that its
+	// run directory (Paths.RunDir: this boot's stage records and failure
+	// summary), its kernel command line and its journal describe it too.
+	// The zero value decides from Root (see IsLive).
+	Live Live
 }
 
-// IsLive reports whether root is the running machine's own root: "/"
-// after switch-root, or /sysroot, where the initramfs mounts it. Any other
+// Live is a tri-state: LiveAuto (from the root), LiveYes, LiveNo. It is a
+// boolean command-line flag (--live, --live=false).
+type Live int8
+
+const (
+	LiveAuto Live = iota
+	LiveYes
+	LiveNo
+)
+
+func (l *Live) String() string {
+	if l == nil || *l == LiveAuto {
+		return "auto"
+	}
+	return strconv.FormatBool(*l == LiveYes)
+}
+
+// Set implements flag.Value.
+func (l *Live) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*l = LiveNo
+	if b {
+		*l = LiveYes
+	}
+	return nil
+}
+
+// IsBoolFlag makes --live work without a value.
+func (l *Live) IsBoolFlag() bool { return true }
+
+// IsLive reports whether o describes the running machine: Live, or with
+// LiveAuto a root that is the running machine's own: "/" after
+// switch-root, or /sysroot, where the initramfs mounts it. Any other
 // directory is taken for an image inspected from outside, whose state is
 // only what is written in it.
-func IsLive(root string) bool {
-	r := filepath.Clean(root)
+func (o Options) IsLive() bool {
+	switch o.Live {
+	case LiveYes:
+		return true
+	case LiveNo:
+		return false
+	}
+	r := filepath.Clean(orDefault(o.Root, "/"))
 	return r == "/" || r == "/sysroot"
 }
 
@@ -119,7 +162,7 @@ func Read(o Options) (*Snapshot, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		s.Warnings = append(s.Warnings, err.Error())
 	}
-	if !o.Live {
+	if !o.IsLive() {
 		return s, nil
 	}
 	if b, err := readPlain(o.Paths.StateFile()); err == nil {
@@ -237,7 +280,7 @@ func Evaluate(s *Snapshot, o Options) *Status {
 		st.BootID = s.BootID
 		return failedStatus(st, stage, cause)
 	}
-	if sp := s.Stamp; sp != nil && o.Live && sp.BootID == s.BootID {
+	if sp := s.Stamp; sp != nil && o.IsLive() && sp.BootID == s.BootID {
 		st.Status, st.Stage, st.BootID = Running, sp.Stage, sp.BootID
 		st.Message = fmt.Sprintf("first boot in progress: the %s stage (boot %s, started %s)", sp.Stage, sp.BootID, sp.Started)
 		return st
@@ -318,29 +361,39 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// Check reads and evaluates once.
-func Check(o Options) (*Status, error) {
-	s, err := Read(o)
-	if err != nil {
-		return nil, err
-	}
-	return Evaluate(s, o), nil
-}
-
-// Wait checks every poll until the outcome is not Running or ctx ends (then
-// it returns the last status and ctx's error).
-func Wait(ctx context.Context, o Options, poll time.Duration) (*Status, error) {
+// Check reads and evaluates the status; with wait it polls every half
+// second while the outcome is Running, until it is not or ctx ends (then it
+// returns the last status and ctx's error).
+func Check(ctx context.Context, o Options, wait bool) (*Status, error) {
 	for {
-		st, err := Check(o)
-		if err != nil || st.Status != Running {
-			return st, err
+		s, err := Read(o)
+		if err != nil {
+			return nil, err
 		}
-		t := time.NewTimer(poll)
+		st := Evaluate(s, o)
+		if !wait || st.Status != Running {
+			return st, nil
+		}
+		t := time.NewTimer(500 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return st, ctx.Err()
 		case <-t.C:
 		}
+	}
+}
+
+// PrintStatus writes the status line (and warnings, to errw) or, with
+// asJSON, the status as a JSON object.
+func PrintStatus(w, errw io.Writer, st *Status, asJSON bool) {
+	if asJSON {
+		b, _ := json.MarshalIndent(st, "", "  ")
+		fmt.Fprintln(w, string(b))
+		return
+	}
+	fmt.Fprintln(w, st.Line())
+	for _, wn := range st.Warnings {
+		fmt.Fprintln(errw, "warning:", wn)
 	}
 }

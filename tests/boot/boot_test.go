@@ -307,7 +307,7 @@ func TestFailure(t *testing.T) {
 	if _, _, _, ok := rootMarker(r.Serial); ok {
 		t.Fatalf("the machine switched root after a failed stage:\n%s", vm.Tail(r.Serial, 60))
 	}
-	for _, want := range []string{"the files stage failed", "error: gzip: invalid header", "http://" + host + "/x.gz",
+	for _, want := range []string{"the files stage failed", "gzip: invalid header", "http://" + host + "/x.gz",
 		"journalctl -t flint", "flint collect-logs --root /sysroot"} {
 		if !strings.Contains(r.Serial, want) {
 			t.Errorf("serial console lacks %q; tail:\n%s", want, vm.Tail(r.Serial, 60))
@@ -421,7 +421,7 @@ func checkJournalJSON(t *testing.T, text string) {
 	has("config fetched", func(e map[string]any) bool {
 		return str(e, "MESSAGE_ID") == log.MessageConfigFetched && str(e, "FLINT_STAGE") == "fetch-offline"
 	})
-	for _, st := range []string{"fetch-offline", "fetch", "disks", "mount"} {
+	for _, st := range []string{"fetch-offline", "kargs", "disks", "mount"} {
 		has(st+" finished", func(e map[string]any) bool {
 			return str(e, "MESSAGE_ID") == log.MessageStageFinished && str(e, "FLINT_STAGE") == st && str(e, "FLINT_DURATION_USEC") != ""
 		})

@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,8 +86,15 @@ func TestJournald(t *testing.T) {
  "storage":{"files":[{"path":"/etc/hello.txt","contents":{"source":"data:,` + canary + `"}}],
   "directories":[{"path":"/var/www"}]},
  "systemd":{"units":[{"name":"s.service","contents":"[Service]\nEnvironment=T=` + canary + `\nExecStart=/bin/true\n"}]}}`
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("not what was promised")) })}
+	go srv.Serve(ln)
+	defer srv.Close()
 	bad := `{"ignition":{"version":"3.4.0"},
- "storage":{"files":[{"path":"/etc/bad.txt","contents":{"source":"data:,` + canary + `",
+ "storage":{"files":[{"path":"/etc/bad.txt","contents":{"source":"http://` + ln.Addr().String() + `/bad?sig=` + canary + `",
    "verification":{"hash":"sha512-` + strings.Repeat("0", 128) + `"}}}]}}`
 	goodRoot := flintRuns(t, "good", good, true)
 	flintRuns(t, "bad", bad, false)
@@ -182,7 +191,7 @@ func flintRuns(t *testing.T, name, cfg string, succeed bool) string {
 	}
 	writeFile(t, d, "cmdline", "quiet\n")
 	writeFile(t, d, "config.ign", cfg)
-	stages := []string{"fetch-offline", "kargs", "disks", "mount", "files"}
+	stages := []string{"fetch-offline", "fetch", "kargs", "disks", "mount", "files"}
 	for i, s := range stages {
 		var so, se bytes.Buffer
 		err := cli.Run(context.Background(), []string{"flint", "run", "--stage", s, "--platform", "file", "--root", root},

@@ -1,0 +1,51 @@
+package host
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A merge bomb (configs merging configs merging large configs) stops at
+// acquisition's 128 MiB budget for all configs together, and the whole
+// flint process stays near that cap on the way (issue: 486 MiB before).
+func TestMergeBombMemory(t *testing.T) {
+	big := strings.Repeat("A", 8<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/leaf"):
+			fmt.Fprintf(w, `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"%s","contents":{"source":"data:,%s"}}]}}`, r.URL.Path, big)
+		case r.URL.Path == "/mid.ign":
+			var m []string
+			for i := 0; i < 8; i++ {
+				m = append(m, fmt.Sprintf(`{"source":"http://%s/leaf%s-%d"}`, r.Host, r.URL.Query().Get("t"), i))
+			}
+			fmt.Fprintf(w, `{"ignition":{"version":"3.4.0","config":{"merge":[%s]}}}`, strings.Join(m, ","))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	var m []string
+	for i := 0; i < 10; i++ {
+		m = append(m, fmt.Sprintf(`{"source":"%s/mid.ign?t=%d"}`, srv.URL, i))
+	}
+	cfg := filepath.Join(t.TempDir(), "bomb.ign")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"ignition":{"version":"3.4.0","config":{"merge":[%s]}}}`, strings.Join(m, ","))), 0o644)
+	cmd := exec.Command(flintBin, "plan", "--root", t.TempDir(), cfg)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "exceed 128 MiB in all") {
+		t.Fatalf("merge bomb: %v\n%.2000s", err, out)
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB
+	t.Logf("peak RSS %d MiB", rss>>10)
+	if rss > 256<<10 {
+		t.Errorf("peak RSS %d MiB on the way to the 128 MiB cap, want at most 256 MiB", rss>>10)
+	}
+}
