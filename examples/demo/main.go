@@ -47,7 +47,7 @@ flint status; echo "(exit status $?)"
 say "flint analyze blame"
 flint analyze blame
 say "files, directories and links flint wrote"
-find / -xdev -newer /etc/os-release \( -type f -o -type d -o -type l \) 2>/dev/null | grep -v -e '^/proc' -e '^/run' -e '^/tmp' -e '^/dev' -e '^/sys' | sort | while read -r p; do
+find / -xdev -newer /etc/os-release \( -type f -o -type d -o -type l \) 2>/dev/null | grep -v -e '^/proc' -e '^/run' -e '^/tmp' -e '^/dev' -e '^/sys' -e '^/$' -e '^/etc$' -e '^/home$' -e '^/mnt$' | sort | while read -r p; do
   stat -c '%A %4u:%-4g %n' "$p"
 done
 say "users and groups flint added"
@@ -147,6 +147,8 @@ func run(config string, all bool) error {
 			switch {
 			case all:
 				fmt.Println(l)
+			case strings.Contains(l, "systemd[1]:") && !strings.Contains(l, "skipped"), strings.Contains(l, "dracut-cmdline"):
+				// systemd's own copy of the status lines, the command line
 			case strings.HasPrefix(l, "DEMO| "):
 				fmt.Println(strings.TrimPrefix(l, "DEMO| "))
 			case strings.Contains(l, "=== flint ==="):
