@@ -8,7 +8,11 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/tests/')
 # root tiers run in a private mount namespace so no mount leaks to the host
 PRIVATE := unshare -m --propagation private
 
+<<<<<<< HEAD
 .PHONY: all build deps test quick test-unit test-fuzz test-host test-vm bench demo demo-offline lint schema clean
+=======
+.PHONY: all build deps test quick test-unit test-fuzz test-host test-fleet test-vm bench demo lint schema clean
+>>>>>>> main
 
 all: build
 
@@ -20,7 +24,7 @@ deps:
 	tests/deps/install.sh
 
 # Every tier, as CI runs it.
-test: deps build lint test-unit test-fuzz test-host test-vm
+test: deps build lint test-unit test-fuzz test-host test-fleet test-vm
 
 # The quick loop for development: no VM boots.
 quick: build test-unit
@@ -30,10 +34,16 @@ test-unit:
 
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=15s ./config
+	$(GO) test -run='^$$' -fuzz='^FuzzJSONLikeEncodingJSON$$' -fuzztime=10s ./config
 	$(GO) test -run='^$$' -fuzz='^FuzzLegacyParse$$' -fuzztime=10s ./config/legacy
 
 test-host: build
 	@if [ -d tests/host ]; then $(PRIVATE) $(GO) test -count=1 -timeout 20m ./tests/host/...; fi
+
+# 40 whole flint apply processes against one flaky, throttling loopback
+# server (the full 200 run is bench/fleet)
+test-fleet: build
+	FLINT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 5m ./tests/fleet/...
 
 test-vm: build
 	@if [ -d tests/vm ]; then $(GO) test -count=1 -timeout 60m ./tests/vm/...; fi
@@ -59,6 +69,9 @@ demo-offline: build
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	@# the module graphs are tidy: the product's, and the test peers' (tests/peers)
+	$(GO) mod tidy -diff
+	cd tests/peers && $(GO) mod tidy -diff && $(GO) vet ./...
 
 clean:
 	rm -rf bin

@@ -1,34 +1,38 @@
 package config
 
 import (
-	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/coreos/go-semver/semver"
 	"github.com/coreos/vcontext/path"
+	"github.com/coreos/vcontext/report"
 	"github.com/coreos/vcontext/tree"
 )
 
-// The decoder turns the position-aware JSON tree into the typed Config under
-// the rules of one declared spec version, in one pass:
-//   - keys the version does not have (since tag newer than the version, or
-//     unknown altogether) are "Unused key" warnings and are not decoded;
+// The decoder turns the position-aware JSON tree into a typed tree (flint's
+// Config, or the legacy package's spec 1/2.x types) under the rules of one
+// declared spec version, in one pass:
+//   - keys the version does not have (`since` tag newer than the version,
+//     or unknown altogether) are not decoded and are returned as UnusedKeys;
 //   - keys match struct fields exactly or, failing that, case-insensitively,
-//     like encoding/json (the warning is still given for a non-exact match,
-//     as the reference does);
+//     like encoding/json (an UnusedKey is still returned for a non-exact
+//     match, as the reference warns about it);
 //   - repeated keys are applied in order, decoding into what is already
 //     there (so the last one wins);
-//   - type mismatches are collected with their offsets; any of them makes
-//     the config invalid, like a JSON syntax error.
+//   - values of the wrong JSON type are collected as errors naming the JSON
+//     path and the JSON type expected; any of them makes the config invalid.
+//
+// Supported field kinds: string, int, bool, pointers, slices, structs
+// (embedded ones are flattened) and RawValue.
 
 type fieldPlan struct {
-	name   string
-	lower  string
-	index  []int
-	since  int
-	secret string
+	name  string
+	lower string
+	index []int
+	since *semver.Version // nil: in every version
 }
 
 type structPlan struct {
@@ -36,11 +40,80 @@ type structPlan struct {
 	exact  map[string]int
 }
 
-var plans sync.Map // reflect.Type -> *structPlan
+// RawValue takes any JSON value: its type and, for strings and numbers, its
+// text. A field of this type never has a type error.
+type RawValue struct {
+	Kind string // "null", "boolean", "number", "string", "array", "object"
+	Text string
+}
 
-func planFor(t reflect.Type) *structPlan {
-	if p, ok := plans.Load(t); ok {
-		return p.(*structPlan)
+// UnusedKey is an object key that was not decoded into a field of exactly
+// its name.
+type UnusedKey struct {
+	// Path is the key's JSON path; its last element is a tree.Key. Keys are
+	// made printable (see Printable).
+	Path path.ContextPath
+	Pos  *tree.Pos
+	// Key is the key as written (made printable).
+	Key string
+	// Fold is the field the key matched only case-insensitively (and was
+	// decoded into, unless Since is set or the key is not allowed there);
+	// "" for an exact match or none.
+	Fold string
+	// Since is the version that added the field the key names, when it is
+	// newer than the declared version (the key was not decoded).
+	Since string
+	// Hint is the JSON path of the known key nearest to an unknown one.
+	Hint string
+	// notHere: the key exists, but not at this place in the declared
+	// version (3.0's compression outside file contents).
+	notHere bool
+}
+
+type pathElem struct {
+	name string // a field name, or "" for an array index
+	idx  int
+}
+
+type typeError struct {
+	path     []any
+	expected string
+	found    jkind
+	detail   string
+	off      int32
+}
+
+type decoder struct {
+	doc   *jdoc
+	ver   semver.Version
+	plans map[reflect.Type]*structPlan
+	// compressionInFilesOnly: 3.0 has Resource.compression only in file
+	// contents and appends.
+	compressionInFilesOnly bool
+	inFile                 bool
+	path                   []pathElem
+	typeErrs               []typeError
+	unused                 []UnusedKey
+}
+
+const maxTypeErrors = 100
+
+var (
+	typResource = reflect.TypeOf(Resource{})
+	typFile     = reflect.TypeOf(File{})
+	typRaw      = reflect.TypeOf(RawValue{})
+)
+
+func newDecoder(doc *jdoc, ver semver.Version) *decoder {
+	if doc != nil {
+		doc.tree()
+	}
+	return &decoder{doc: doc, ver: ver, plans: map[reflect.Type]*structPlan{}}
+}
+
+func (d *decoder) planFor(t reflect.Type) *structPlan {
+	if p, ok := d.plans[t]; ok {
+		return p
 	}
 	sp := &structPlan{exact: map[string]int{}}
 	var walk func(t reflect.Type, prefix []int)
@@ -52,75 +125,62 @@ func planFor(t reflect.Type) *structPlan {
 				walk(f.Type, idx)
 				continue
 			}
-			tag := f.Tag.Get("json")
-			name, _, _ := strings.Cut(tag, ",")
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if name == "" || name == "-" {
 				continue
 			}
+			fp := fieldPlan{name: name, lower: strings.ToLower(name), index: idx}
+			if s := f.Tag.Get("since"); s != "" {
+				fp.since = semver.New(s)
+			}
 			sp.exact[name] = len(sp.fields)
-			sp.fields = append(sp.fields, fieldPlan{
-				name: name, lower: strings.ToLower(name), index: idx,
-				since: mustSince(f.Tag.Get("since")), secret: f.Tag.Get("secret"),
-			})
+			sp.fields = append(sp.fields, fp)
 		}
 	}
 	walk(t, nil)
-	plans.Store(t, sp)
+	d.plans[t] = sp
 	return sp
 }
 
-// TypeError is a JSON value of the wrong type for its field.
-type TypeError struct {
-	JSONKind string
-	Field    string
-	GoType   string
-	Offset   int64
+func (d *decoder) has(f *fieldPlan) bool {
+	return f.since == nil || !d.ver.LessThan(*f.since)
 }
 
-func (e *TypeError) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("cannot unmarshal %s into Go value of type %s", e.JSONKind, e.GoType)
-	}
-	return fmt.Sprintf("cannot unmarshal %s into Go struct field %s of type %s", e.JSONKind, e.Field, e.GoType)
-}
-
-type unusedKey struct {
-	path   []any
-	key    string
-	keyOff int32
-	hint   string
-	note   string
-}
-
-type decoder struct {
-	ver      int // index into Versions
-	typeErrs []*TypeError
-	unused   []unusedKey
-	path     []any
-	inFile   bool
-}
-
-var (
-	typResource = reflect.TypeOf(Resource{})
-	typFile     = reflect.TypeOf(File{})
-)
-
-func (d *decoder) typeErr(n *jnode, t reflect.Type) {
-	var parts []string
-	for _, p := range d.path {
-		if s, ok := p.(string); ok {
-			parts = append(parts, s)
+// jsonPath returns the current path in vcontext's form.
+func (d *decoder) jsonPath(extra int) []any {
+	p := make([]any, 0, len(d.path)+extra)
+	for _, e := range d.path {
+		if e.name != "" {
+			p = append(p, e.name)
+		} else {
+			p = append(p, e.idx)
 		}
 	}
-	kind := n.kind.String()
-	if n.kind == jNumber {
-		kind = "number " + n.s
-	}
-	d.typeErrs = append(d.typeErrs, &TypeError{JSONKind: kind, Field: strings.Join(parts, "."), GoType: t.String(), Offset: int64(n.off)})
+	return p
 }
 
-func (d *decoder) value(n *jnode, v reflect.Value) {
+func (d *decoder) typeErr(i int32, expected, detail string) {
+	if len(d.typeErrs) >= maxTypeErrors {
+		return
+	}
+	n := &d.doc.nodes[i]
+	d.typeErrs = append(d.typeErrs, typeError{path: d.jsonPath(0), expected: expected, found: n.kind, detail: detail, off: n.off})
+}
+
+func (d *decoder) value(i int32, v reflect.Value) {
+	n := &d.doc.nodes[i]
 	t := v.Type()
+	if t.Kind() == reflect.Struct && t == typRaw {
+		rv := RawValue{Kind: strings.TrimPrefix(strings.TrimPrefix(n.kind.jsonType(), "an "), "a ")}
+		switch n.kind {
+		case jString:
+			rv.Text = d.doc.str(i)
+		case jNumber:
+			rv.Text = d.doc.literal(i)
+		}
+		v.Set(reflect.ValueOf(rv))
+		return
+	}
 	if n.kind == jNull {
 		switch t.Kind() {
 		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
@@ -133,79 +193,87 @@ func (d *decoder) value(n *jnode, v reflect.Value) {
 		if v.IsNil() {
 			v.Set(reflect.New(t.Elem()))
 		}
-		d.value(n, v.Elem())
+		d.value(i, v.Elem())
 	case reflect.String:
 		if n.kind != jString {
-			d.typeErr(n, t)
+			d.typeErr(i, "a string", "")
 			return
 		}
-		v.SetString(n.s)
+		v.SetString(d.doc.str(i))
 	case reflect.Int:
 		if n.kind != jNumber {
-			d.typeErr(n, t)
+			d.typeErr(i, "an integer", "")
 			return
 		}
-		i, err := strconv.ParseInt(n.s, 10, 64)
-		if err != nil || v.OverflowInt(i) {
-			d.typeErr(n, t)
+		lit := d.doc.literal(i)
+		x, err := strconv.ParseInt(lit, 10, 64)
+		if err != nil || v.OverflowInt(x) {
+			if len(lit) > 32 {
+				lit = lit[:32] + "…"
+			}
+			d.typeErr(i, "an integer", lit)
 			return
 		}
-		v.SetInt(i)
+		v.SetInt(x)
 	case reflect.Bool:
 		if n.kind != jBool {
-			d.typeErr(n, t)
+			d.typeErr(i, "a boolean", "")
 			return
 		}
-		v.SetBool(n.b)
+		v.SetBool(n.flags&fTrue != 0)
 	case reflect.Slice:
 		if n.kind != jArray {
-			d.typeErr(n, t)
+			d.typeErr(i, "an array", "")
 			return
 		}
-		d.slice(n, v)
+		d.slice(i, v)
 	case reflect.Struct:
 		if n.kind != jObject {
-			d.typeErr(n, t)
+			d.typeErr(i, "an object", "")
 			return
 		}
-		d.object(n, v)
+		d.object(i, v)
 	default:
 		panic("config: unsupported kind " + t.Kind().String())
 	}
 }
 
-func (d *decoder) slice(n *jnode, v reflect.Value) {
-	old := v.Len()
-	if len(n.elems) == 0 {
+func (d *decoder) slice(i int32, v reflect.Value) {
+	n := d.doc.count(i, math.MaxInt)
+	if n == 0 {
 		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
 		return
 	}
-	if len(n.elems) > old {
-		nv := reflect.MakeSlice(v.Type(), len(n.elems), len(n.elems))
+	if n > v.Len() {
+		nv := reflect.MakeSlice(v.Type(), n, n)
 		reflect.Copy(nv, v)
 		v.Set(nv)
 	} else {
-		v.SetLen(len(n.elems))
+		v.SetLen(n)
 	}
-	for i, e := range n.elems {
-		d.path = append(d.path, i)
-		d.value(e, v.Index(i))
-		d.path = d.path[:len(d.path)-1]
+	d.path = append(d.path, pathElem{})
+	j := 0
+	for e := d.doc.next(i, 0); e != 0; e = d.doc.nodes[e].next {
+		d.path[len(d.path)-1].idx = j
+		d.value(e, v.Index(j))
+		j++
 	}
+	d.path = d.path[:len(d.path)-1]
 }
 
-func (d *decoder) object(n *jnode, v reflect.Value) {
+func (d *decoder) object(i int32, v reflect.Value) {
 	t := v.Type()
-	sp := planFor(t)
+	sp := d.planFor(t)
 	wasFile := d.inFile
 	if t == typFile {
 		d.inFile = true
 	}
-	for _, m := range n.members {
-		fi, exact := sp.exact[m.key]
+	for m := d.doc.next(i, 0); m != 0; m = d.doc.nodes[m].next {
+		key := d.doc.keyText(m)
+		fi, exact := sp.exact[key]
 		if !exact {
 			fi = -1
-			lk := strings.ToLower(m.key)
+			lk := strings.ToLower(key)
 			for j := range sp.fields {
 				if sp.fields[j].lower == lk {
 					fi = j
@@ -213,39 +281,54 @@ func (d *decoder) object(n *jnode, v reflect.Value) {
 				}
 			}
 		}
-		usable := fi >= 0 && sp.fields[fi].since <= d.ver
-		if usable && t == typResource && sp.fields[fi].name == "compression" && !d.inFile && !Versions[d.ver].CompressionEverywhere {
+		usable := fi >= 0 && d.has(&sp.fields[fi])
+		notHere := usable && d.compressionInFilesOnly && t == typResource && !d.inFile && sp.fields[fi].name == "compression"
+		if notHere {
 			usable = false
 		}
 		if !exact || !usable {
-			u := unusedKey{path: append([]any{}, d.path...), key: m.key, keyOff: m.keyOff}
-			if fi >= 0 && exact && sp.fields[fi].since > d.ver {
-				u.note = "needs spec version " + Versions[sp.fields[fi].since].Version.String() + " or newer"
-			} else if fi >= 0 && exact {
-				u.note = "needs spec version 3.1.0 or newer here"
-			} else {
-				u.hint = d.hint(sp, m.key)
-			}
-			d.unused = append(d.unused, u)
+			d.unusedKey(m, key, sp, fi, usable, notHere)
 		}
 		if !usable {
 			continue
 		}
 		f := &sp.fields[fi]
-		d.path = append(d.path, f.name)
-		fv := v.FieldByIndex(f.index)
-		d.value(m.val, fv)
+		d.path = append(d.path, pathElem{name: f.name})
+		d.value(m, v.FieldByIndex(f.index))
 		d.path = d.path[:len(d.path)-1]
 	}
 	d.inFile = wasFile
+}
+
+func (d *decoder) unusedKey(m int32, key string, sp *structPlan, fi int, usable, notHere bool) {
+	pk := Printable(key)
+	u := UnusedKey{
+		Path: path.New("json", append(d.jsonPath(1), tree.Key(pk))...),
+		Key:  pk, notHere: notHere,
+		Pos: d.doc.pos(d.doc.keyOff(m)),
+	}
+	if fi >= 0 {
+		f := &sp.fields[fi]
+		if !usable && !notHere {
+			u.Since = f.since.String()
+		}
+		if f.name != key {
+			u.Fold = f.name
+		}
+	}
+	if fi < 0 || u.Fold != "" {
+		u.Hint = d.hint(sp, key)
+	}
+	d.unused = append(d.unused, u)
 }
 
 // hint suggests the known key nearest to an unknown one.
 func (d *decoder) hint(sp *structPlan, key string) string {
 	best, bestDist := "", 3
 	lk := strings.ToLower(key)
-	for _, f := range sp.fields {
-		if f.since > d.ver {
+	for i := range sp.fields {
+		f := &sp.fields[i]
+		if !d.has(f) {
 			continue
 		}
 		dist := editDistance(lk, f.lower)
@@ -256,8 +339,7 @@ func (d *decoder) hint(sp *structPlan, key string) string {
 	if best == "" || best == key {
 		return ""
 	}
-	p := path.New("json", append(append([]any{}, d.path...), best)...)
-	return p.String()
+	return path.New("json", append(d.jsonPath(1), best)...).String()
 }
 
 func editDistance(a, b string) int {
@@ -283,74 +365,22 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// locator maps report paths to positions in the source.
-type locator struct {
-	root       *jnode
-	lineStarts []int
-}
-
-func newLocator(raw []byte, root *jnode) *locator {
-	ls := []int{0}
-	for i, c := range raw {
-		if c == '\n' {
-			ls = append(ls, i+1)
+// typeErrorReport turns the type errors into report entries.
+func (d *decoder) typeErrorReport() Report {
+	var r Report
+	for _, e := range d.typeErrs {
+		msg := "expected " + e.expected + ", found " + e.found.jsonType()
+		if e.detail != "" {
+			msg = "expected " + e.expected + ", found " + e.detail
 		}
+		r.Entries = append(r.Entries, report.Entry{
+			Kind: report.Error, Message: msg, Context: path.New("json", e.path...),
+			Marker: tree.Marker{StartP: d.doc.pos(e.off)},
+		})
 	}
-	return &locator{root: root, lineStarts: ls}
-}
-
-func (l *locator) pos(off int32) *tree.Pos {
-	o := int(off)
-	lo, hi := 0, len(l.lineStarts)-1
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if l.lineStarts[mid] <= o {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
+	if len(d.typeErrs) >= maxTypeErrors {
+		r.Entries = append(r.Entries, report.Entry{Kind: report.Error, Context: path.New("json"),
+			Message: "too many type errors; the rest are not reported"})
 	}
-	return &tree.Pos{Index: int64(o), Line: int64(lo + 1), Column: int64(o - l.lineStarts[lo] + 1)}
-}
-
-// find returns the offset of the deepest node along p.
-func (l *locator) find(p path.ContextPath) int32 {
-	n := l.root
-	off := n.off
-	for _, c := range p.Path {
-		switch c := c.(type) {
-		case string:
-			if n.kind != jObject {
-				return off
-			}
-			next := n.get(c)
-			if next == nil {
-				return off
-			}
-			n, off = next, next.off
-		case tree.Key:
-			if n.kind != jObject {
-				return off
-			}
-			found := false
-			for i := range n.members {
-				if n.members[i].key == string(c) {
-					off, found = n.members[i].keyOff, true
-				}
-			}
-			if !found {
-				return off
-			}
-			return off
-		case int:
-			if n.kind != jArray || c < 0 || c >= len(n.elems) {
-				return off
-			}
-			n = n.elems[c]
-			off = n.off
-		default:
-			return off
-		}
-	}
-	return off
+	return r
 }

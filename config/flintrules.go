@@ -46,7 +46,9 @@ func IsBlank(raw []byte) bool {
 }
 
 func (v *validator) flintRules(c *Config) {
-	v.nulBytes(reflect.ValueOf(c).Elem(), nil)
+	if v.root.mayHoldNUL() {
+		v.nulBytes(reflect.ValueOf(c).Elem(), nil)
+	}
 	t := &c.Ignition.Timeouts
 	v.timeout(t.HTTPResponseHeaders, "ignition", "timeouts", "httpResponseHeaders")
 	v.timeout(t.HTTPTotal, "ignition", "timeouts", "httpTotal")

@@ -17,7 +17,7 @@ func JSONSchema(version string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := schemaGen{ver: versionIndex(vi.Version), info: vi}
+	g := schemaGen{dec: newDecoder(nil, vi.Version), info: vi}
 	root := g.object(reflect.TypeOf(Config{}), "")
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = "https://flintboot.github.io/schema/" + vi.Version.String() + ".json"
@@ -37,12 +37,10 @@ func JSONSchema(version string) ([]byte, error) {
 }
 
 type schemaGen struct {
-	ver    int
+	dec    *decoder // for its field plans
 	info   VersionInfo
 	inFile bool
 }
-
-var raidLevels = []string{"linear", "raid0", "0", "stripe", "raid1", "1", "mirror", "raid4", "4", "raid5", "5", "raid6", "6", "raid10", "10"}
 
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
@@ -55,7 +53,7 @@ func sortedKeys(m map[string]bool) []string {
 
 func (g *schemaGen) object(t reflect.Type, owner string) map[string]any {
 	props := map[string]any{}
-	sp := planFor(t)
+	sp := g.dec.planFor(t)
 	wasFile := g.inFile
 	if t == typFile {
 		g.inFile = true
@@ -63,7 +61,7 @@ func (g *schemaGen) object(t reflect.Type, owner string) map[string]any {
 	defer func() { g.inFile = wasFile }()
 	var required []string
 	for _, f := range sp.fields {
-		if f.since > g.ver {
+		if !g.dec.has(&f) {
 			continue
 		}
 		if t == typResource && f.name == "compression" && !g.inFile && !g.info.CompressionEverywhere {

@@ -1,11 +1,10 @@
 package config
 
 import (
-	"errors"
 	"reflect"
+	"strings"
 
 	"github.com/coreos/go-semver/semver"
-	"github.com/coreos/vcontext/path"
 	"github.com/coreos/vcontext/report"
 	"github.com/coreos/vcontext/tree"
 )
@@ -27,32 +26,12 @@ type versionStub struct {
 	} `json:"ignition"`
 }
 
-// DetectVersion reads only ignition.version, with the same leniencies as the
-// full decoder. A JSON error yields ErrInvalid and a report.
-func DetectVersion(raw []byte) (semver.Version, Report, error) {
-	v, _, rpt, err := detectVersion(raw)
-	return v, rpt, err
-}
-
-// detectVersion also returns the parsed tree, so Parse reads the bytes once.
-func detectVersion(raw []byte) (semver.Version, *jnode, Report, error) {
-	if len(raw) == 0 {
-		return semver.Version{}, nil, Report{}, ErrEmpty
-	}
-	root, rpt, err := parseTree(raw)
-	if err != nil {
-		return semver.Version{}, nil, rpt, err
-	}
-	v, rpt, err := versionOf(raw, root)
-	return v, root, rpt, err
-}
-
-func versionOf(raw []byte, root *jnode) (semver.Version, Report, error) {
+// versionOf reads only ignition.version, with the same leniencies as the
+// full decoder.
+func versionOf(doc *Document) (semver.Version, Report, error) {
 	var stub versionStub
-	d := decoder{ver: len(Versions) - 1}
-	d.value(root, reflect.ValueOf(&stub).Elem())
-	if len(d.typeErrs) > 0 {
-		return semver.Version{}, typeErrorReport(raw, root, d.typeErrs), ErrInvalid
+	if _, r := doc.Decode(&stub, MaxVersion); len(r.Entries) > 0 {
+		return semver.Version{}, r, ErrInvalid
 	}
 	v, err := semver.NewVersion(stub.Ignition.Version)
 	if err != nil {
@@ -61,92 +40,121 @@ func versionOf(raw []byte, root *jnode) (semver.Version, Report, error) {
 	return *v, Report{}, nil
 }
 
-func parseTree(raw []byte) (*jnode, Report, error) {
-	root, err := parseJSON(raw)
-	if err != nil {
-		var se *SyntaxError
-		var r Report
-		if errors.As(err, &se) {
-			loc := newLocator(raw, &jnode{})
-			r.Entries = append(r.Entries, report.Entry{
-				Kind: report.Error, Message: se.Msg, Context: path.New("json"),
-				Marker: tree.Marker{StartP: loc.pos(int32(se.Offset))},
-			})
-		}
-		return nil, r, ErrInvalid
-	}
-	return root, Report{}, nil
-}
-
-func typeErrorReport(raw []byte, root *jnode, errs []*TypeError) Report {
-	var r Report
-	loc := newLocator(raw, root)
-	// encoding/json (which the reference decodes with) reports only the
-	// first type error; so does flint.
-	if len(errs) > 1 {
-		errs = errs[:1]
-	}
-	for _, e := range errs {
-		r.Entries = append(r.Entries, report.Entry{
-			Kind: report.Error, Message: e.Error(), Context: path.New("json"),
-			Marker: tree.Marker{StartP: loc.pos(int32(e.Offset))},
-		})
-	}
-	return r
-}
-
 // Parse parses a config of any supported 3.x version under that version's
 // own rules and returns it in the newest shape. The report holds every
 // problem found; err is non-nil when the config cannot be used.
 func Parse(raw []byte) (Config, Report, error) {
-	v, root, rpt, err := detectVersion(raw)
+	if len(raw) == 0 {
+		return Config{}, Report{}, ErrEmpty
+	}
+	doc, rpt, err := ReadDocument(raw)
 	if err != nil {
+		return Config{}, rpt, err
+	}
+	return ParseDocument(doc)
+}
+
+// ParseDocument is Parse for a document already read (the legacy parser
+// reads a document once to tell its version, then hands 3.x ones here).
+func ParseDocument(doc *Document) (Config, Report, error) {
+	v, rpt, err := versionOf(doc)
+	if err != nil {
+		rpt.Merge(doc.Notes())
+		doc.Locate(&rpt)
 		return Config{}, rpt, err
 	}
 	idx := versionIndex(v)
 	if idx < 0 {
 		return Config{}, Report{}, ErrUnknownVersion
 	}
-	return parseVersion(raw, root, idx)
+	return parseVersion(doc, idx)
 }
 
-// parseVersion decodes the tree as a config of exactly the given version,
-// like the reference's per-version Parse.
-func parseVersion(raw []byte, root *jnode, idx int) (Config, Report, error) {
+// parseVersion decodes the document as a config of exactly the given
+// version, like the reference's per-version Parse.
+func parseVersion(doc *Document, idx int) (Config, Report, error) {
 	var cfg Config
-	d := decoder{ver: idx}
-	d.value(root, reflect.ValueOf(&cfg).Elem())
+	d := newDecoder(doc.d, Versions[idx].Version)
+	d.compressionInFilesOnly = !Versions[idx].CompressionEverywhere
+	d.value(0, reflect.ValueOf(&cfg).Elem())
+	notes := doc.Notes()
+	doc.Compact() // the index is not needed while validating (see Compact)
 	if len(d.typeErrs) > 0 {
-		return Config{}, typeErrorReport(raw, root, d.typeErrs), ErrInvalid
+		r := d.typeErrorReport()
+		r.Merge(notes)
+		doc.Locate(&r)
+		return Config{}, r, ErrInvalid
 	}
-	r := validateTree(&cfg, idx, root)
+	r := validateTree(&cfg, idx, doc.d)
 	for _, u := range d.unused {
-		msg := "Unused key " + u.key
-		if u.hint != "" {
-			msg += "; did you mean " + u.hint + "?"
+		msg := "Unused key " + u.Key
+		if u.Hint != "" {
+			msg += "; did you mean " + u.Hint + "?"
 		}
-		if u.note != "" {
-			msg += " (" + u.note + ")"
+		switch {
+		case u.Fold != "":
+		case u.Since != "":
+			msg += " (needs spec version " + u.Since + " or newer)"
+		case u.notHere:
+			msg += " (needs spec version 3.1.0 or newer here)"
 		}
 		r.Entries = append(r.Entries, report.Entry{
-			Kind: report.Warn, Message: msg,
-			Context: path.New("json", append(u.path, tree.Key(u.key))...),
+			Kind: report.Warn, Message: msg, Context: u.Path, Marker: tree.Marker{StartP: u.Pos},
 		})
 	}
-	loc := newLocator(raw, root)
-	for i := range r.Entries {
-		e := &r.Entries[i]
-		if e.Marker.StartP == nil {
-			e.Marker = tree.Marker{StartP: loc.pos(loc.find(e.Context))}
-		}
+	translateUp(&cfg, idx)
+	if laxerThanNewest(idx) {
+		runtimeRules(&cfg, doc.d, &r)
 	}
+	r.Merge(notes)
+	doc.Locate(&r)
 	if r.IsFatal() {
 		return Config{}, r, ErrInvalid
 	}
-	translateUp(&cfg, idx)
 	return cfg, r, nil
 }
 
+// laxerThanNewest reports whether version idx's validator accepts things
+// the newest version's refuses (sources, link targets, clevis custom
+// presence).
+func laxerThanNewest(idx int) bool {
+	v, n := Versions[idx], Versions[len(Versions)-1]
+	return v.RequiredSources != n.RequiredSources || v.LinkTargetRequired != n.LinkTargetRequired ||
+		v.ClevisCustomPointer != n.ClevisCustomPointer
+}
+
+// runtimeRules adds what the reference refuses when it runs although its
+// validator of an older version accepts it: at run time the reference
+// validates the translated config under the newest version's rules
+// ("merging configs resulted in an invalid config"), so flint's validate
+// says so first (docs/validation.md).
+func runtimeRules(cfg *Config, root *jdoc, r *Report) {
+	var have []string // paths with an error already
+	for _, e := range r.Entries {
+		if e.Kind == report.Error {
+			have = append(have, e.Context.String())
+		}
+	}
+	covered := func(p string) bool {
+		for _, h := range have {
+			if h == p || strings.HasPrefix(h, p+".") || strings.HasPrefix(p, h+".") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range validateTree(cfg, len(Versions)-1, root).Entries {
+		if e.Kind != report.Error || covered(e.Context.String()) {
+			continue
+		}
+		e.Message += RuntimeRuleNote
+		r.Entries = append(r.Entries, e)
+	}
+}
+
+// RuntimeRuleNote ends the message of an error that only the reference's
+// run time reports for the config's own version.
+const RuntimeRuleNote = " (the reference refuses this when it runs, under the newest spec's rules)"
 // translateUp applies the behaviour changes between the declared version and
 // the newest one, then stamps the newest version.
 func translateUp(cfg *Config, idx int) {

@@ -166,7 +166,8 @@ func TestRulesIgnition(t *testing.T) {
 		{name: "empty", origin: "3.0.0 v3_0/types/config.go (no rule fires)", body: ``},
 		{name: "merge source required", origin: "3.1.0 v3_1/types/resource.go validateRequiredSource", since: "3.1.0", body: `"ignition":{"config":{"merge":[{"source":""},{}]}}`,
 			want: []entry{E("$.ignition.config.merge.0", "source is required"), E("$.ignition.config.merge.1", "source is required"), E("$.ignition.config.merge.1", "duplicate entry defined")}},
-		{name: "merge source not required in 3.0", origin: "3.1.0 v3_1/types/resource.go validateRequiredSource (v3_0 references: URL only)", until: "3.0.0", body: `"ignition":{"config":{"merge":[{"source":""}]}}`},
+		{name: "merge source not required in 3.0", origin: "flint: the reference's run time refuses it under the newest rules (its validator requires sources from 3.1.0, v3_1/types/resource.go; v3_0 references: URL only)", until: "3.0.0", body: `"ignition":{"config":{"merge":[{"source":""}]}}`,
+			want: []entry{E("$.ignition.config.merge.0", "source is required"+RuntimeRuleNote)}},
 		{name: "merge bad scheme", origin: "3.1.0 v3_1/types/resource.go validateRequiredSource + url.go", since: "3.1.0", body: `"ignition":{"config":{"merge":[{"source":"ftp://x/y"}]}}`,
 			want: []entry{E("$.ignition.config.merge.0", "invalid url scheme"), E("$.ignition.config.merge.0.source", "invalid url scheme")}},
 		{name: "merge bad scheme 3.0", origin: "3.0.0 v3_0/types/url.go validateURL", until: "3.0.0", body: `"ignition":{"config":{"merge":[{"source":"ftp://x/y"}]}}`,
@@ -236,7 +237,8 @@ func TestRulesNodes(t *testing.T) {
 			want: []entry{W("$.storage.links.0.user.id", "user/group ignored for hard link"), W("$.storage.links.0.group.name", "user/group ignored for hard link")}},
 		{name: "link target", origin: "3.3.0 v3_3/types/storage.go (target became *string, still required)", since: "3.3.0", body: `"storage":{"links":[{"path":"/a"},{"path":"/b","target":""}]}`,
 			want: []entry{E("$.storage.links.0.target", "link target is required"), E("$.storage.links.1.target", "link target is required")}},
-		{name: "link target not checked before 3.3", origin: "3.3.0 v3_3/types/storage.go (not in v3_0…v3_2)", until: "3.2.0", body: `"storage":{"links":[{"path":"/a"}]}`},
+		{name: "link target not checked before 3.3", origin: "flint: the reference's run time refuses it under the newest rules (its validator requires targets from 3.3.0, v3_3/types/storage.go)", until: "3.2.0", body: `"storage":{"links":[{"path":"/a"}]}`,
+			want: []entry{E("$.storage.links.0.target", "link target is required"+RuntimeRuleNote)}},
 		// v3_0 … v3_6 types/config.go: Config.Validate checks every version
 		{name: "systemd conflict", origin: "3.0.0 v3_*/types/config.go Config.Validate", body: `"storage":{"files":[{"path":"/etc/systemd/system/a.service"},{"path":"/etc/systemd/system/a.service.d/b.conf"}],"directories":[{"path":"/etc/systemd/system/c.service"}]},"systemd":{"units":[{"name":"a.service","contents":"[Unit]","dropins":[{"name":"b.conf","contents":"[Unit]"}]},{"name":"c.service","contents":"[Unit]"},{"name":"d.service","contents":""}]}`,
 			want: []entry{E("$.storage.files.0.path", "path conflicts with systemd unit or dropin"), E("$.storage.files.1.path", "path conflicts with systemd unit or dropin"), E("$.storage.directories.0.path", "path conflicts with systemd unit or dropin")}},
@@ -245,8 +247,8 @@ func TestRulesNodes(t *testing.T) {
 		// hard-link checks of that link are skipped
 		{name: "link target skips hard checks", origin: "3.3.0 v3_3/types/storage.go", since: "3.3.0", body: `"storage":{"links":[{"path":"/h","hard":true,"user":{"id":0}}]}`,
 			want: []entry{E("$.storage.links.0.target", "link target is required")}},
-		{name: "hard link without target before 3.3", origin: "3.0.0 v3_*/types/storage.go", until: "3.2.0", body: `"storage":{"links":[{"path":"/h","hard":true,"user":{"id":0}}]}`,
-			want: []entry{W("$.storage.links.0.user.id", "user/group ignored for hard link")}},
+		{name: "hard link without target before 3.3", origin: "3.0.0 v3_*/types/storage.go; flint: the missing target refused as the reference's run time refuses it", until: "3.2.0", body: `"storage":{"links":[{"path":"/h","hard":true,"user":{"id":0}}]}`,
+			want: []entry{W("$.storage.links.0.user.id", "user/group ignored for hard link"), E("$.storage.links.0.target", "link target is required"+RuntimeRuleNote)}},
 	})
 }
 
@@ -300,7 +302,8 @@ func TestRulesLuks(t *testing.T) {
 		// v3_2/types/custom.go: checked only when pin or config is set; an
 		// empty pin is "unsupported"
 		{name: "clevis custom 3.2", origin: "3.2.0 v3_2/types/custom.go", since: "3.2.0", until: "3.2.0", body: `"storage":{"luks":[{"name":"b","device":"/dev/b","clevis":{"custom":{"needsNetwork":true}}},{"name":"c","device":"/dev/c","clevis":{"custom":{"config":"{}"}}}]}`,
-			want: []entry{E("$.storage.luks.1.clevis.custom.pin", "unsupported clevis pin")}},
+			want: []entry{E("$.storage.luks.1.clevis.custom.pin", "unsupported clevis pin"), E("$.storage.luks.0.clevis.custom.pin", "missing required custom clevis pin"+RuntimeRuleNote),
+				E("$.storage.luks.0.clevis.custom.config", "missing required custom clevis config"+RuntimeRuleNote)}},
 		// v3_2/types/luks.go: a given custom object (*Custom) conflicts
 		// with tpm2 even when empty; v3_3+: only a non-empty pin does
 		{name: "clevis empty custom with tpm2 3.2", origin: "3.2.0 v3_2/types/luks.go (*Custom)", since: "3.2.0", until: "3.2.0", body: `"storage":{"luks":[{"name":"b","device":"/dev/b","clevis":{"tpm2":true,"custom":{}}}]}`,

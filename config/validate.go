@@ -22,7 +22,9 @@ type validator struct {
 	r   Report
 	// root is the parsed JSON when the config came from bytes (nil after a
 	// merge); a few 3.2 rules depend on whether an object was present.
-	root *jnode
+	root *jdoc
+	// units parses unit contents with one reused buffer
+	units UnitParser
 }
 
 func (v *validator) add(kind report.Kind, err error, p ...any) {
@@ -43,7 +45,7 @@ func validate(cfg *Config, idx int) Report {
 	return validateTree(cfg, idx, nil)
 }
 
-func validateTree(cfg *Config, idx int, root *jnode) Report {
+func validateTree(cfg *Config, idx int, root *jdoc) Report {
 	v := &validator{ver: Versions[idx], root: root}
 	v.config(cfg)
 	return v.r
@@ -623,29 +625,13 @@ func collidingNumber(ps []Partition) (int, bool) {
 // size set and a non-zero start are compared; a size of 0 ("fill") ends at
 // the start.
 func partitionsOverlap(ps []Partition) (int, bool) {
-	end := func(p *Partition) int {
-		if *p.SizeMiB == 0 {
-			return *p.StartMiB
+	return OverlapAt(len(ps), func(i int) (int, int, bool) {
+		p := &ps[i]
+		if p.StartMiB == nil || p.SizeMiB == nil {
+			return 0, 0, false
 		}
-		return *p.StartMiB + *p.SizeMiB - 1
-	}
-	for i := range ps {
-		a := &ps[i]
-		if a.StartMiB == nil || a.SizeMiB == nil || *a.StartMiB == 0 {
-			continue
-		}
-		for j := range ps {
-			b := &ps[j]
-			if i == j || b.StartMiB == nil || b.SizeMiB == nil || *b.StartMiB == 0 {
-				continue
-			}
-			as, ae, bs, be := *a.StartMiB, end(a), *b.StartMiB, end(b)
-			if (as >= bs && as <= be) || (ae >= bs && ae <= be) || (as < bs && ae > be) {
-				return j, true
-			}
-		}
-	}
-	return 0, false
+		return *p.StartMiB, *p.SizeMiB, true
+	})
 }
 
 func (v *validator) filesystem(f *Filesystem, p []any) {
@@ -686,8 +672,7 @@ func (v *validator) filesystem(f *Filesystem, p []any) {
 		if nilOrEmpty(f.Format) {
 			v.err(ErrLabelNeedsFormat, cat(p, "label")...)
 		} else {
-			limits := map[string]int{"ext4": 16, "btrfs": 256, "xfs": 12, "swap": 15, "vfat": 11}
-			if n, ok := limits[*f.Format]; ok && len(*f.Label) > n {
+			if n, ok := LabelLimit(*f.Format); ok && len(*f.Label) > n {
 				v.err(errLabelTooLong(*f.Format, n), cat(p, "label")...)
 			}
 		}
@@ -699,14 +684,11 @@ func (v *validator) raid(r *Raid, p []any) {
 	case nilOrEmpty(r.Level):
 		v.err(ErrRaidLevelRequired, cat(p, "level")...)
 	default:
-		switch *r.Level {
-		case "linear", "raid0", "0", "stripe":
-			if r.Spares != nil && *r.Spares != 0 {
-				v.err(ErrSparesUnsupportedForLevel, cat(p, "level")...)
-			}
-		case "raid1", "1", "mirror", "raid4", "4", "raid5", "5", "raid6", "6", "raid10", "10":
-		default:
+		switch known, noSpares := RaidLevel(*r.Level); {
+		case !known:
 			v.err(ErrUnrecognizedRaidLevel, cat(p, "level")...)
+		case noSpares && r.Spares != nil && *r.Spares != 0:
+			v.err(ErrSparesUnsupportedForLevel, cat(p, "level")...)
 		}
 	}
 	if len(r.Devices) == 0 {
@@ -770,25 +752,7 @@ func (v *validator) customPresent(c *ClevisCustom, lp []any) bool {
 // objectGiven reports whether the parsed JSON holds a non-null object at p
 // (exact keys). Without a tree (validating a merged config) it is false.
 func (v *validator) objectGiven(p []any) bool {
-	n := v.root
-	for _, c := range p {
-		if n == nil {
-			return false
-		}
-		switch c := c.(type) {
-		case string:
-			if n.kind != jObject {
-				return false
-			}
-			n = n.get(c)
-		case int:
-			if n.kind != jArray || c < 0 || c >= len(n.elems) {
-				return false
-			}
-			n = n.elems[c]
-		}
-	}
-	return n != nil && n.kind == jObject
+	return v.root.objectAt(p)
 }
 
 func (v *validator) clevis(c *Clevis, p []any) {
@@ -854,11 +818,8 @@ var unitExts = map[string]bool{
 
 // ParseUnit parses unit file contents with go-systemd's parser.
 func ParseUnit(contents string) ([]*unit.UnitOption, error) {
-	opts, err := unit.DeserializeOptions(strings.NewReader(contents))
-	if err != nil {
-		return nil, errInvalidUnit(err)
-	}
-	return opts, nil
+	var p UnitParser
+	return p.Parse(contents)
 }
 
 func errInvalidUnit(err error) error {
@@ -879,17 +840,10 @@ func (v *validator) systemd(s *Systemd) {
 		}
 		v.unitName(u, p)
 		if u.Contents != nil {
-			opts, err := ParseUnit(*u.Contents)
+			opts, err := v.units.Parse(*u.Contents)
 			v.err(err, cat(p, "contents")...)
 			if err == nil && isTrue(u.Enabled) && *u.Contents != "" {
-				hasInstall := false
-				for _, o := range opts {
-					if o.Section == "Install" {
-						hasInstall = true
-						break
-					}
-				}
-				if !hasInstall {
+				if !HasInstallSection(opts) {
 					v.warn(errNoInstallSection(u.Name), cat(p, "contents")...)
 				}
 			}
@@ -898,7 +852,7 @@ func (v *validator) systemd(s *Systemd) {
 			d := &u.Dropins[j]
 			dp := cat(p, "dropins", j)
 			if d.Contents != nil {
-				_, err := ParseUnit(*d.Contents)
+				_, err := v.units.Parse(*d.Contents)
 				v.err(err, cat(dp, "contents")...)
 			}
 			if path.Ext(d.Name) != ".conf" {

@@ -18,7 +18,10 @@ import (
 //
 // User data meant for cloud-init (#cloud-config or a #! script, possibly
 // gzipped) is reported as ErrNoConfig with an info line, as Flatcar does.
-func Acquire(ctx context.Context, env *Env, platform string) (raw []byte, source string, err error) {
+//
+// files are what a FilesFetcher platform (hyperv) asks the files stage to
+// write into the root; they come with the config and with ErrNoConfig.
+func Acquire(ctx context.Context, env *Env, platform string) (raw []byte, source string, files []OutputFile, err error) {
 	env.fill()
 	// 1. kernel command line
 	raw, err = fetchCmdline(ctx, env)
@@ -30,37 +33,47 @@ func Acquire(ctx context.Context, env *Env, platform string) (raw []byte, source
 		} else if c.Device != "" {
 			source = "cmdline:" + c.Device + ":" + c.Path
 		}
-		return finishAcquire(env, raw, source, err)
+		raw, source, err = finishAcquire(env, raw, source, err)
+		return raw, source, nil, err
 	}
 	// 2. user.ign
 	if p, b, ferr := findUserIgn(env); !errors.Is(ferr, ErrOffline) {
 		source = "system:" + p
 		if ferr != nil {
-			return nil, source, ferr
+			return nil, source, nil, ferr
 		}
 		env.Log.Info("using config from %s", p)
 		if len(bytes.TrimSpace(b)) == 0 {
-			return nil, source, ErrNoConfig
+			return nil, source, nil, ErrNoConfig
 		}
-		return finishAcquire(env, b, source, nil)
+		raw, source, err = finishAcquire(env, b, source, nil)
+		return raw, source, nil, err
 	}
 	// 3. the platform
 	p, err := Lookup(platform)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	source = "platform:" + p.Name()
 	done := env.Log.Op("fetching config from platform %s", p.Name())
-	raw, err = p.Fetch(ctx, env)
+	if ff, ok := p.(FilesFetcher); ok {
+		raw, files, err = ff.FetchWithFiles(ctx, env)
+	} else {
+		raw, err = p.Fetch(ctx, env)
+	}
 	if errors.Is(err, ErrNoConfig) {
 		done(nil)
 	} else {
 		done(err)
 	}
 	if errors.Is(err, ErrOffline) {
-		return nil, source, fmt.Errorf("platform %s: %w", p.Name(), err)
+		return nil, source, nil, fmt.Errorf("platform %s: %w", p.Name(), err)
 	}
-	return finishAcquire(env, raw, source, err)
+	if err != nil && !errors.Is(err, ErrNoConfig) {
+		files = nil
+	}
+	raw, source, err = finishAcquire(env, raw, source, err)
+	return raw, source, files, err
 }
 
 func finishAcquire(env *Env, raw []byte, source string, err error) ([]byte, string, error) {

@@ -37,47 +37,47 @@ func TestAcquirePrecedence(t *testing.T) {
 	ctx := ctxT(t, 20*time.Second)
 
 	// nothing anywhere: metal has no config
-	raw, src, err := Acquire(ctx, env, "metal")
+	raw, src, _, err := Acquire(ctx, env, "metal")
 	if !errors.Is(err, ErrNoConfig) || src != "platform:metal" || raw != nil {
 		t.Fatalf("metal: %q %q %v", raw, src, err)
 	}
 	// user.ign: /etc beats /usr
 	writeUserIgn(t, env.SystemConfigDirs[2], usrCfg)
 	etc := writeUserIgn(t, env.SystemConfigDirs[1], etcCfg)
-	raw, src, err = Acquire(ctx, env, "pxe")
+	raw, src, _, err = Acquire(ctx, env, "pxe")
 	if err != nil || string(raw) != etcCfg || src != "system:"+etc {
 		t.Fatalf("user.ign: %q %q %v", raw, src, err)
 	}
 	// the command line beats user.ign
 	setCmdline(t, env, "root=/dev/sda ignition.config.url="+dataURL(cmdCfg))
-	raw, src, err = Acquire(ctx, env, "metal")
+	raw, src, _, err = Acquire(ctx, env, "metal")
 	if err != nil || string(raw) != cmdCfg || src != "cmdline:data:,<redacted>" {
 		t.Fatalf("cmdline: %q %q %v", raw, src, err)
 	}
 	// a cloud-config from any source is "no config"
 	setCmdline(t, env, "flatcar.config.url="+dataURL("#cloud-config\nhostname: x\n"))
-	if _, _, err = Acquire(ctx, env, "metal"); !errors.Is(err, ErrNoConfig) {
+	if _, _, _, err = Acquire(ctx, env, "metal"); !errors.Is(err, ErrNoConfig) {
 		t.Fatalf("cloud-config: %v", err)
 	}
 	// a failing command line URL is an error, not a fall-through
 	setCmdline(t, env, "ignition.config.url=http://127.0.0.1:1/x.ign")
-	if _, _, err = Acquire(ctxT(t, 3*time.Second), env, "metal"); err == nil || errors.Is(err, ErrNoConfig) {
+	if _, _, _, err = Acquire(ctxT(t, 3*time.Second), env, "metal"); err == nil || errors.Is(err, ErrNoConfig) {
 		t.Fatalf("unreachable cmdline URL: %v", err)
 	}
 	// unknown platform
 	setCmdline(t, env, "quiet")
 	os.RemoveAll(env.SystemConfigDirs[1])
 	os.RemoveAll(env.SystemConfigDirs[2])
-	if _, _, err = Acquire(ctx, env, "nosuchcloud"); !errors.Is(err, ErrUnknownPlatform) {
+	if _, _, _, err = Acquire(ctx, env, "nosuchcloud"); !errors.Is(err, ErrUnknownPlatform) {
 		t.Fatalf("unknown platform: %v", err)
 	}
 	// device without path
 	setCmdline(t, env, "ignition.config.device=cfg")
-	if _, _, err = Acquire(ctx, env, "metal"); err == nil || !strings.Contains(err.Error(), "together") {
+	if _, _, _, err = Acquire(ctx, env, "metal"); err == nil || !strings.Contains(err.Error(), "together") {
 		t.Fatalf("device without path: %v", err)
 	}
 	setCmdline(t, env, "ignition.config.device=a/b ignition.config.path=/x")
-	if _, _, err = Acquire(ctx, env, "metal"); err == nil || !strings.Contains(err.Error(), "single path component") {
+	if _, _, _, err = Acquire(ctx, env, "metal"); err == nil || !strings.Contains(err.Error(), "single path component") {
 		t.Fatalf("label with slash: %v", err)
 	}
 }
@@ -87,7 +87,7 @@ func TestCmdlineDeviceTimesOut(t *testing.T) {
 	imageEnv(t, env)
 	env.Timeouts = map[string]time.Duration{"cmdline.device": 100 * time.Millisecond}
 	setCmdline(t, env, "ignition.config.device=nothere ignition.config.path=/c.ign")
-	_, _, err := Acquire(ctxT(t, 10*time.Second), env, "metal")
+	_, _, _, err := Acquire(ctxT(t, 10*time.Second), env, "metal")
 	if err == nil || errors.Is(err, ErrNoConfig) || !strings.Contains(err.Error(), "nothere") {
 		t.Fatalf("got %v", err)
 	}
@@ -123,7 +123,7 @@ func TestCmdlineDeviceLoopMounted(t *testing.T) {
 	env.FindLabel, env.FindFSType, env.Mount, env.Unmount = nil, nil, nil, nil
 	env.fill()
 	setCmdline(t, env, "ignition.config.device="+label+" ignition.config.path=/flint/user.ign")
-	raw, src, err := Acquire(ctxT(t, 30*time.Second), env, "metal")
+	raw, src, _, err := Acquire(ctxT(t, 30*time.Second), env, "metal")
 	if err != nil || string(raw) != cfg {
 		t.Fatalf("got %q from %s: %v", raw, src, err)
 	}

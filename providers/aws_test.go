@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flintboot/flint/resource"
+	"github.com/flintboot/flint/tests/testpeer"
 )
 
 const awsConfig = `{"ignition":{"version":"3.4.0"}}`
@@ -23,14 +24,15 @@ func aemmUserData(data string) string {
 }
 
 func TestAWSIMDSv2(t *testing.T) {
-	base := startAEMM(t, aemmUserData(awsConfig), "--imdsv2")
+	base := startIMDS(t, aemmUserData(awsConfig), "-imdsv2", "-region", "eu-central-1",
+		"-role", "flint-node", "-access-key", "ASIAFLINTTEST", "-secret-key", "s3cr3t", "-session-token", "tok")
 	env := testEnv(t, base, 20*time.Second)
 	p, _ := Lookup("ec2")
 	a := p.(*aws)
 	if err := a.Init(ctxT(t, 30*time.Second), env); err != nil {
 		t.Fatal(err)
 	}
-	if a.Region() != "us-east-1" {
+	if a.Region() != "eu-central-1" {
 		t.Errorf("region %q", a.Region())
 	}
 	b, err := a.Fetch(ctxT(t, 30*time.Second), env)
@@ -44,20 +46,60 @@ func TestAWSIMDSv2(t *testing.T) {
 	if err := a.ConfigureFetcher(ctxT(t, time.Minute), env, &opts); err != nil {
 		t.Fatal(err)
 	}
-	if opts.S3RegionHint != "us-east-1" || opts.AWSCredentials == nil {
+	if opts.S3RegionHint != "eu-central-1" || opts.AWSCredentials == nil {
 		t.Fatalf("fetcher options not set: %+v", opts)
 	}
 	creds, err := opts.AWSCredentials.Retrieve(ctxT(t, 30*time.Second))
 	if err != nil {
 		t.Fatalf("instance-role credentials from the mock: %v", err)
 	}
-	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
-		t.Fatalf("empty credentials %+v", creds.Source)
+	if creds.AccessKeyID != "ASIAFLINTTEST" || creds.SecretAccessKey != "s3cr3t" || creds.SessionToken != "tok" {
+		t.Fatalf("credentials %q from %s", creds.AccessKeyID, creds.Source)
+	}
+}
+
+// TestAWSRoleCredentialsSignS3 goes from the metadata service to an S3
+// fetch: the region and the instance-role credentials that the aws
+// provider hands the fetcher sign a GET that the S3 peer, which refuses
+// unsigned requests and verifies SigV4 for that key and region, accepts.
+func TestAWSRoleCredentialsSignS3(t *testing.T) {
+	base := startIMDS(t, aemmUserData(awsConfig), "-imdsv2", "-region", "ap-southeast-2",
+		"-role", "flint-node", "-access-key", "ASIAROLE", "-secret-key", "role-secret", "-session-token", "sess")
+	objs := testpeer.Objects(t, []testpeer.Object{{Bucket: "private", Key: "cfg.ign", Text: awsConfig}}, nil)
+	s3 := testpeer.Start(t, testpeer.S3, "-objects", objs, "-region", "ap-southeast-2",
+		"-access-key", "ASIAROLE", "-secret-key", "role-secret", "-require-signature")
+	env := testEnv(t, base, 20*time.Second)
+	a := &aws{}
+	if err := a.Init(ctxT(t, 30*time.Second), env); err != nil {
+		t.Fatal(err)
+	}
+	opts := resource.Options{S3Endpoint: s3.URL, TotalTimeout: 20 * time.Second}
+	if err := a.ConfigureFetcher(ctxT(t, time.Minute), env, &opts); err != nil {
+		t.Fatal(err)
+	}
+	f, err := resource.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.FetchBytes(ctxT(t, 30*time.Second), resource.Source{URL: "s3://private/cfg.ign"}, 0)
+	if err != nil || string(b) != awsConfig {
+		t.Fatalf("%q %v", b, err)
+	}
+	reqs := s3.Requests(t)
+	last := reqs[len(reqs)-1]
+	if last.Method != "GET" || last.Status != 200 || !strings.Contains(last.Auth, "Credential=ASIAROLE/") ||
+		!strings.Contains(last.Auth, "/ap-southeast-2/s3/aws4_request") {
+		t.Fatalf("requests %+v", reqs)
+	}
+	// Without the credentials the peer refuses the fetch.
+	anon, _ := resource.New(resource.Options{S3Endpoint: s3.URL, TotalTimeout: 5 * time.Second})
+	if _, err := anon.FetchBytes(ctxT(t, 10*time.Second), resource.Source{URL: "s3://private/cfg.ign"}, 0); !errors.Is(err, resource.ErrFailed) {
+		t.Fatalf("anonymous fetch of a private object: %v", err)
 	}
 }
 
 func TestAWSIMDSv1(t *testing.T) {
-	base := startAEMM(t, aemmUserData(awsConfig))
+	base := startIMDS(t, aemmUserData(awsConfig))
 	// the token endpoint answers 404 (an IMDSv1-only service): the client
 	// must fall back to plain requests against the real mock
 	var tokenCalls atomic.Int32
@@ -87,7 +129,7 @@ func TestAWSIMDSv1(t *testing.T) {
 
 func TestAWSNoUserData(t *testing.T) {
 	// an empty path unregisters the user-data route: the mock answers 404
-	base := startAEMM(t, `{"userdata":{"paths":{"userdata":"/latest/not-user-data"}}}`, "--imdsv2")
+	base := startIMDS(t, `{"userdata":{"paths":{"userdata":"/latest/not-user-data"}}}`, "-imdsv2")
 	env := testEnv(t, base, 20*time.Second)
 	_, err := (&aws{}).Fetch(ctxT(t, 30*time.Second), env)
 	if !errors.Is(err, ErrNoConfig) {
@@ -96,7 +138,7 @@ func TestAWSNoUserData(t *testing.T) {
 }
 
 func TestAWSThrottled(t *testing.T) {
-	base := startAEMM(t, aemmUserData(awsConfig), "--imdsv2")
+	base := startIMDS(t, aemmUserData(awsConfig), "-imdsv2")
 	u, _ := url.Parse(base)
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	var n atomic.Int32

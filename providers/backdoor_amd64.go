@@ -134,3 +134,8 @@ func (backdoorRPC) Set(ctx context.Context, key, value string) error {
 	}
 	return nil
 }
+
+// SetPrivate is Set: the value never leaves the process.
+func (b backdoorRPC) SetPrivate(ctx context.Context, key, value string) error {
+	return b.Set(ctx, key, value)
+}

@@ -16,4 +16,5 @@ func vmwareBackdoorPresent() bool { return false }
 func (backdoorRPC) Get(context.Context, string) (string, bool, error) {
 	return "", false, errNoBackdoor
 }
-func (backdoorRPC) Set(context.Context, string, string) error { return errNoBackdoor }
+func (backdoorRPC) Set(context.Context, string, string) error        { return errNoBackdoor }
+func (backdoorRPC) SetPrivate(context.Context, string, string) error { return errNoBackdoor }

@@ -94,7 +94,7 @@ func GCPToken(ctx context.Context, c *metadata.Client) (string, error) {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.Unmarshal([]byte(raw), &tok); err != nil {
-		return "", fmt.Errorf("gcp: parsing service account token: %w", err)
+		return "", errors.New("gcp: the service account token is not a JSON object")
 	}
 	return tok.AccessToken, nil
 }

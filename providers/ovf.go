@@ -2,6 +2,7 @@ package providers
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -20,7 +21,7 @@ func ParseOVFProperties(doc []byte) (map[string]string, error) {
 		} `xml:"PropertySection>Property"`
 	}
 	if err := xml.Unmarshal(doc, &env); err != nil {
-		return nil, fmt.Errorf("parsing OVF environment: %w", err)
+		return nil, fmt.Errorf("parsing OVF environment: %w", xmlError(err))
 	}
 	out := map[string]string{}
 	for _, p := range env.Properties {
@@ -62,11 +63,25 @@ func ParseAzureOVF(doc []byte) (AzureOVF, error) {
 		} `xml:"ProvisioningSection>LinuxProvisioningConfigurationSet"`
 	}
 	if err := xml.Unmarshal(doc, &env); err != nil {
-		return AzureOVF{}, fmt.Errorf("parsing ovf-env.xml: %w", err)
+		return AzureOVF{}, fmt.Errorf("parsing ovf-env.xml: %w", xmlError(err))
 	}
 	if len(env.Sets) == 0 {
 		return AzureOVF{}, fmt.Errorf("parsing ovf-env.xml: no LinuxProvisioningConfigurationSet")
 	}
 	s := env.Sets[0]
 	return AzureOVF{HostName: strings.TrimSpace(s.HostName), CustomData: strings.TrimSpace(s.CustomData)}, nil
+}
+
+// errNotXML: the document (which carries secrets: user data, passwords of
+// the appliance) is not well-formed XML.
+var errNotXML = errors.New("not well-formed XML")
+
+// xmlError keeps the line of a syntax error but none of the document's
+// text, which encoding/xml quotes (e.g. "invalid character entity &…;").
+func xmlError(err error) error {
+	var se *xml.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%w (line %d)", errNotXML, se.Line)
+	}
+	return errNotXML
 }

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"path"
+	"strings"
 
 	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/resource"
@@ -24,14 +24,14 @@ func (packet) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 }
 
 // PacketEventsURL derives the events endpoint from the phone_home_url of
-// the metadata document: the last path element is replaced by "events".
+// the metadata document as Ignition does: a trailing "/phone-home" is
+// dropped and "/events" appended.
 func PacketEventsURL(phoneHome string) (string, error) {
 	u, err := url.Parse(phoneHome)
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("invalid phone_home_url %q", log.Redact(phoneHome))
 	}
-	u.Path = path.Join(path.Dir(u.Path), "events")
-	return u.String(), nil
+	return strings.TrimSuffix(phoneHome, "/phone-home") + "/events", nil
 }
 
 // PacketEvent is the body posted to the events endpoint.

@@ -2,6 +2,7 @@ package providers
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -162,23 +163,49 @@ func TestVMware(t *testing.T) {
 func TestVMwareDelConfig(t *testing.T) {
 	ovf := string(readTD(t, "ovf/vmware-ovfenv.xml"))
 	env, store := vmwareEnv(t, map[string]string{"ignition.config.data": "secret-config", "ignition.config.data.encoding": "", "ovfenv": ovf})
-	if err := (vmware{}).DelConfig(ctxT(t, 20*time.Second), env); err != nil {
-		t.Fatal(err)
+	// vmware-rpctool only: the variables are replaced, the OVF document
+	// is not sent through its argv
+	err := (vmware{}).DelConfig(ctxT(t, 20*time.Second), env)
+	if !errors.Is(err, errPrivateArgv) {
+		t.Fatalf("DelConfig with vmware-rpctool only: %v", err)
 	}
 	data, _ := os.ReadFile(filepath.Join(store, "ignition.config.data"))
 	enc, _ := os.ReadFile(filepath.Join(store, "ignition.config.data.encoding"))
-	newOVF, _ := os.ReadFile(filepath.Join(store, "ovfenv"))
 	if string(data) != "e30K" || string(enc) != "base64" {
 		t.Fatalf("data %q encoding %q", data, enc)
 	}
-	if string(newOVF) != string(readTD(t, "ovf/vmware-ovfenv.golden.pruned.xml")) {
-		t.Fatalf("ovfenv not pruned:\n%s", newOVF)
+	if b, _ := os.ReadFile(filepath.Join(store, "ovfenv")); string(b) != ovf {
+		t.Fatalf("ovfenv rewritten through vmware-rpctool:\n%s", b)
+	}
+	// a channel that keeps values in-process (the backdoor): pruned
+	m := mapRPC{"ovfenv": ovf, "ignition.config.data": "secret-config"}
+	if err := delVMware(ctxT(t, 5*time.Second), m); err != nil {
+		t.Fatal(err)
+	}
+	if m["ovfenv"] != string(readTD(t, "ovf/vmware-ovfenv.golden.pruned.xml")) {
+		t.Fatalf("ovfenv not pruned:\n%s", m["ovfenv"])
+	}
+	if m["private:ovfenv"] != "yes" || m["ignition.config.data"] != "e30K" {
+		t.Fatalf("after delVMware: %v", m)
 	}
 	// afterwards the machine sees an empty config
-	b, err := vmware{}.Fetch(ctxT(t, 20*time.Second), env)
+	b, err := fetchVMware(ctxT(t, 5*time.Second), env, m)
 	if err != nil || string(b) != "{}\n" {
 		t.Fatalf("after rmcfg: %q %v", b, err)
 	}
+}
+
+// mapRPC is a guestinfo store in memory; SetPrivate marks the key.
+type mapRPC map[string]string
+
+func (m mapRPC) Get(_ context.Context, k string) (string, bool, error) {
+	v, ok := m[k]
+	return v, ok, nil
+}
+func (m mapRPC) Set(_ context.Context, k, v string) error { m[k] = v; return nil }
+func (m mapRPC) SetPrivate(_ context.Context, k, v string) error {
+	m[k], m["private:"+k] = v, "yes"
+	return nil
 }
 
 const vboxScript = `#!/bin/sh

@@ -109,8 +109,9 @@ type Env struct {
 	// MetadataBase, when set, replaces scheme://host[:port] of every metadata
 	// endpoint (tests only). From $FLINT_TEST_METADATA_BASE.
 	MetadataBase string
-	// SysRoot prefixes /sys, /dev and /run paths the providers read
-	// (fw_cfg, DMI, bootfifo, DHCP leases); "" means "/". Tests only.
+	// SysRoot prefixes /sys, /dev, /run and /var paths the providers read
+	// (fw_cfg, DMI, bootfifo, DHCP leases, the Hyper-V KVP device and pool
+	// files); "" means "/". Tests only: from $FLINT_TEST_SYSROOT.
 	SysRoot string
 	// FindLabel returns the block device holding a filesystem with label
 	// (exact match); "" when none exists right now.
@@ -171,6 +172,9 @@ func (e *Env) fill() {
 	if e.MetadataBase == "" {
 		e.MetadataBase = e.getenv(MetadataBaseEnv)
 	}
+	if e.SysRoot == "" {
+		e.SysRoot = e.getenv(SysRootEnv)
+	}
 	if e.FindLabel == nil {
 		e.FindLabel = func(label string) (string, error) { return findLabel(e.sysPath("/"), label) }
 	}
@@ -207,6 +211,10 @@ func (e *Env) sysPath(p string) string {
 // MetadataBaseEnv is the one environment variable that points every metadata
 // endpoint at a test server (scheme://host:port, no path). Tests only.
 const MetadataBaseEnv = "FLINT_TEST_METADATA_BASE"
+
+// SysRootEnv prefixes the machine paths the providers read (Env.SysRoot).
+// Tests only.
+const SysRootEnv = "FLINT_TEST_SYSROOT"
 
 // Extra tools the providers run through system.Runner.
 const (

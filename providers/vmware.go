@@ -28,7 +28,11 @@ func (vmware) Name() string { return "vmware" }
 type guestRPC interface {
 	// Get returns the value of guestinfo.<key>; ok is false when unset.
 	Get(ctx context.Context, key string) (value string, ok bool, err error)
+	// Set writes a value that is no secret (it may travel in argv).
 	Set(ctx context.Context, key, value string) error
+	// SetPrivate writes a value that must stay out of argv and logs (the
+	// OVF environment, which may carry any property of the appliance).
+	SetPrivate(ctx context.Context, key, value string) error
 }
 
 var vmwarePrefixes = []string{"ignition", "coreos"}
@@ -205,7 +209,7 @@ func delVMware(ctx context.Context, rpc guestRPC) error {
 	if has && doc != "" {
 		pruned := PruneOVFConfig(doc)
 		if pruned != doc {
-			if err := rpc.Set(ctx, "ovfenv", pruned); err != nil {
+			if err := rpc.SetPrivate(ctx, "ovfenv", pruned); err != nil {
 				return fmt.Errorf("vmware: pruning guestinfo.ovfenv: %w", err)
 			}
 		}
@@ -239,4 +243,18 @@ func (t rpctool) Get(ctx context.Context, key string) (string, bool, error) {
 func (t rpctool) Set(ctx context.Context, key, value string) error {
 	_, err := t.r.Run(ctx, system.Cmd{Name: ToolVMwareRpctool, Args: []string{"info-set guestinfo." + key + " " + value}})
 	return err
+}
+
+// errPrivateArgv: vmware-rpctool takes the whole RPC, value included, as
+// its one argument (it reads nothing from stdin), where every user of the
+// machine can read it.
+var errPrivateArgv = errors.New("vmware-rpctool would get the value on its command line, readable by every process; writing it needs the VMware backdoor (amd64)")
+
+// SetPrivate goes through the backdoor in-process, never through
+// vmware-rpctool's argv.
+func (t rpctool) SetPrivate(ctx context.Context, key, value string) error {
+	if !vmwareBackdoorPresent() {
+		return fmt.Errorf("vmware: writing guestinfo.%s: %w", key, errPrivateArgv)
+	}
+	return backdoorRPC{}.Set(ctx, key, value)
 }

@@ -21,10 +21,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flintboot/flint/log"
 )
 
 func newFetcher(t *testing.T, opts Options) *Fetcher {
 	t.Helper()
+	if opts.Log == nil && os.Getenv("FLINT_TEST_LOG") != "" {
+		opts.Log = log.New(os.Stderr)
+	}
 	f, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -68,10 +73,11 @@ func pseudo(n int) []byte {
 	return b
 }
 
-// logCapture swaps the default logger for one writing to a buffer.
+// logCapture is a logger writing to a buffer (Options.Log: c.logger).
 type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	logger *log.Logger
 }
 
 func (l *logCapture) Write(p []byte) (int, error) {
@@ -86,8 +92,10 @@ func (l *logCapture) String() string {
 	return l.buf.String()
 }
 
-func captureLog(_ *testing.T) *logCapture {
-	return &logCapture{}
+func captureLog(t *testing.T) *logCapture {
+	c := &logCapture{}
+	c.logger = log.New(c)
+	return c
 }
 
 // testCA is a CA generated for the test, able to issue server certificates.
@@ -172,6 +180,18 @@ func mustContain(t *testing.T, err error, subs ...string) {
 
 func bg() context.Context { return context.Background() }
 
-func TestMain(m *testing.M) {
-	os.Exit(m.Run())
+// serverFiles writes a server certificate for names and its key as PEM
+// files (for peers started as processes).
+func (ca *testCA) serverFiles(t *testing.T, names ...string) (certFile, keyFile string) {
+	t.Helper()
+	cfg := ca.serverConfig(t, names...)
+	dir := t.TempDir()
+	certFile, keyFile = dir+"/cert.pem", dir+"/key.pem"
+	der, err := x509.MarshalPKCS8PrivateKey(cfg.Certificates[0].PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cfg.Certificates[0].Certificate[0]}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	return certFile, keyFile
 }

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/net/http/httpproxy"
 )
@@ -34,6 +36,7 @@ func (f *Fetcher) httpOpener(client *http.Client, opts Options, u *url.URL, src 
 		method = http.MethodGet
 	}
 	red := redact(src.URL)
+	lg := opts.logger()
 	return func(ctx context.Context, attempt int) (io.ReadCloser, error) {
 		var body io.Reader
 		if src.Body != nil {
@@ -49,22 +52,24 @@ func (f *Fetcher) httpOpener(client *http.Client, opts Options, u *url.URL, src 
 		for _, h := range src.Headers {
 			req.Header.Set(h.Name, h.Value)
 		}
-		opts.Log.Info("%s %s: attempt #%d", method, red, attempt)
+		lg.Info("%s %s: attempt #%d", method, red, attempt)
 		resp, err := client.Do(req)
 		if err != nil {
 			var ue *url.Error
-			if errors.As(err, &ue) && !ue.Timeout() && isPermanentURLError(ue) {
+			var re *redirectError
+			if errors.As(err, &re) || errors.As(err, &ue) && !ue.Timeout() && isPermanentURLError(ue) {
 				return nil, fmt.Errorf("%s %s: %w", method, red, stripURL(err))
 			}
 			return nil, transient(fmt.Errorf("%s %s: %w", method, red, stripURL(err)))
 		}
-		opts.Log.Info("%s result: %s", method, resp.Status)
+		lg.Info("%s result: %s", method, resp.Status)
 		switch {
 		case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent:
-			return resp.Body, nil
-		case resp.StatusCode >= 500 || slices.Contains(src.RetryCodes, resp.StatusCode):
+			return withSize(resp.Body, resp.ContentLength), nil
+		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || slices.Contains(src.RetryCodes, resp.StatusCode):
 			drain(resp.Body)
-			return nil, transient(fmt.Errorf("%s %s: server responded %s", method, red, resp.Status))
+			return nil, &transientError{err: fmt.Errorf("%s %s: server responded %s", method, red, resp.Status),
+				after: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 		case resp.StatusCode == http.StatusNotFound:
 			drain(resp.Body)
 			return nil, fmt.Errorf("%s %s: %w", method, red, ErrNotFound)
@@ -73,6 +78,23 @@ func (f *Fetcher) httpOpener(client *http.Client, opts Options, u *url.URL, src 
 			return nil, fmt.Errorf("%s %s: %w: %s", method, red, ErrFailed, resp.Status)
 		}
 	}
+}
+
+// retryAfter parses a Retry-After value: delay seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		if n < 0 {
+			return 0
+		}
+		return time.Duration(min(n, 1<<20)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 func drain(b io.ReadCloser) {
@@ -84,8 +106,8 @@ func drain(b io.ReadCloser) {
 func isPermanentURLError(ue *url.Error) bool {
 	msg := ue.Err.Error()
 	return strings.Contains(msg, "unsupported protocol scheme") ||
-		strings.Contains(msg, "stopped after 10 redirects") ||
-		strings.Contains(msg, "invalid header")
+		strings.Contains(msg, "invalid header") ||
+		strings.Contains(msg, "invalid port")
 }
 
 // stripURL removes the url.Error wrapper, whose text carries the full URL
@@ -119,7 +141,7 @@ func (f *Fetcher) gsOpener(client *http.Client, opts Options, u *url.URL, src So
 		if opts.GCSToken != nil {
 			tok, err := opts.GCSToken(ctx)
 			if err != nil {
-				opts.Log.Warn("gs://%s: no access token, fetching anonymously: %v", bucket, err)
+				opts.logger().Warn("gs://%s: no access token, fetching anonymously: %v", bucket, err)
 			} else if tok != "" {
 				withTok := inner
 				withTok.Headers = append(slices.Clone(inner.Headers), Header{"Authorization", "Bearer " + tok})

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/flintboot/flint/log"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,32 +63,225 @@ func TestHTTPMethodAndBody(t *testing.T) {
 	}
 }
 
-func TestRedirectDropsHeaders(t *testing.T) {
-	var first, second http.Header
+// TestRedirectHeaders: on the same host a redirect keeps the configured
+// headers (Go's default policy); once it leaves the host, or goes from
+// https to http, only flint's defaults are sent; Referer never is.
+func TestRedirectHeaders(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]http.Header{}
+	record := func(name string, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[name] = r.Header.Clone()
+		mu.Unlock()
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record("other"+r.URL.Path, w, r)
+		if r.URL.Path == "/bounce" {
+			// back to the first host: the headers stay dropped
+			http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+			return
+		}
+		io.WriteString(w, "elsewhere")
+	}))
+	defer other.Close()
 	mux := http.NewServeMux()
+	var srvURL string
 	mux.HandleFunc("/a", func(w http.ResponseWriter, r *http.Request) {
-		first = r.Header.Clone()
-		http.Redirect(w, r, "/b", http.StatusFound)
+		record("a", w, r)
+		http.Redirect(w, r, "/b?token=q-canary", http.StatusFound)
 	})
 	mux.HandleFunc("/b", func(w http.ResponseWriter, r *http.Request) {
-		second = r.Header.Clone()
+		record("b", w, r)
 		io.WriteString(w, "moved")
+	})
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
+		record("away", w, r)
+		http.Redirect(w, r, other.URL+"/c", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/roundtrip", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/bounce?to="+url.QueryEscape(srvURL+"/b"), http.StatusFound)
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
+	srvURL = srv.URL
 	f := newFetcher(t, Options{})
-	b, err := f.FetchBytes(bg(), Source{URL: srv.URL + "/a", Headers: []Header{{"X-Secret", "v"}, {"Authorization", "Bearer t"}}}, 0)
+	hdrs := []Header{{"X-Secret", "v"}, {"Authorization", "Bearer t"}, {"Cookie", "session=c"}, {"Accept", "text/x-flint"}}
+	b, err := f.FetchBytes(bg(), Source{URL: srv.URL + "/a", Headers: hdrs}, 0)
 	if err != nil || string(b) != "moved" {
 		t.Fatalf("got %q, %v", b, err)
 	}
-	if first.Get("X-Secret") != "v" || first.Get("Authorization") != "Bearer t" {
-		t.Fatalf("first request lacks headers: %v", first)
+	for _, name := range []string{"a", "b"} {
+		h := seen[name]
+		if h.Get("X-Secret") != "v" || h.Get("Authorization") != "Bearer t" || h.Get("Cookie") != "session=c" || h.Get("Accept") != "text/x-flint" {
+			t.Fatalf("%s: same-host request lacks the configured headers: %v", name, h)
+		}
 	}
-	if second.Get("X-Secret") != "" || second.Get("Authorization") != "" {
-		t.Fatalf("redirected request kept custom headers: %v", second)
+	if seen["b"].Get("Referer") != "" {
+		t.Fatalf("Referer sent: %v", seen["b"])
 	}
-	if second.Get("Accept-Encoding") != "identity" {
-		t.Fatalf("redirected request lost defaults: %v", second)
+	b, err = f.FetchBytes(bg(), Source{URL: srv.URL + "/away", Headers: hdrs}, 0)
+	if err != nil || string(b) != "elsewhere" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	want := http.Header{"User-Agent": {"flint"}, "Accept-Encoding": {"identity"}, "Accept": {AcceptHeader}}
+	checkDefaults := func(name string) {
+		t.Helper()
+		h := seen[name].Clone()
+		if fmt.Sprint(h) != fmt.Sprint(want) {
+			t.Fatalf("%s: cross-host request headers %v, want only %v", name, h, want)
+		}
+	}
+	checkDefaults("other/c")
+	// leaving the host and coming back: still only the defaults
+	delete(seen, "b")
+	b, err = f.FetchBytes(bg(), Source{URL: srv.URL + "/roundtrip", Headers: hdrs}, 0)
+	if err != nil || string(b) != "moved" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	checkDefaults("other/bounce")
+	checkDefaults("b")
+}
+
+// TestRedirectRefusedSchemes: a redirect to anything but http(s) fails at
+// once, without retries.
+func TestRedirectRefusedSchemes(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Location", strings.TrimPrefix(r.URL.Path, "/to/"))
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{})
+	for _, target := range []string{"file:///etc/shadow", "ftp://example.invalid/x", "gopher://h/x", "data:,x"} {
+		n.Store(0)
+		start := time.Now()
+		_, err := f.FetchBytes(bg(), Source{URL: srv.URL + "/to/" + target}, 0)
+		mustContain(t, err, "refusing a redirect to a")
+		if errors.Is(err, ErrTimeout) || n.Load() != 1 || time.Since(start) > time.Second {
+			t.Fatalf("%s: %v after %d requests, %s", target, err, n.Load(), time.Since(start))
+		}
+	}
+	// a redirect loop ends after 10 hops, once
+	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		http.Redirect(w, r, "/again", http.StatusFound)
+	}))
+	defer loop.Close()
+	n.Store(0)
+	_, err := f.FetchBytes(bg(), Source{URL: loop.URL}, 0)
+	mustContain(t, err, "stopped after 10 redirects")
+	if n.Load() != 10 {
+		t.Fatalf("%d requests", n.Load())
+	}
+}
+
+// TestPermanentErrorsFailAtOnce: with no time limit at all, URLs that can
+// never work and final statuses return at once instead of retrying.
+func TestPermanentErrorsFailAtOnce(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		w.WriteHeader(code)
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{})
+	for _, c := range []struct{ url, want string }{
+		{"http://127.0.0.1:99999/x", `invalid port "99999"`},
+		{"https://127.0.0.1:0/x", `invalid port "0"`},
+		{"tftp://127.0.0.1:70000/x", `invalid port "70000"`},
+		{"http://[::1/x", "parsing source URL"},
+		{"http://h:port/x", "parsing source URL"},
+		{srv.URL + "/400", "400 Bad Request"},
+		{srv.URL + "/401", "401 Unauthorized"},
+		{srv.URL + "/403", "403 Forbidden"},
+		{srv.URL + "/405", "405 Method Not Allowed"},
+		{srv.URL + "/410", "410 Gone"},
+		{srv.URL + "/404", "resource not found"},
+		{srv.URL + "/301", "301"},
+	} {
+		n.Store(0)
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(bg(), 20*time.Second)
+		_, err := f.FetchBytes(ctx, Source{URL: c.url}, 0)
+		cancel()
+		mustContain(t, err, c.want)
+		if errors.Is(err, ErrTimeout) || n.Load() > 1 || time.Since(start) > time.Second {
+			t.Fatalf("%s: %v after %d requests, %s", c.url, err, n.Load(), time.Since(start))
+		}
+	}
+}
+
+// TestRetryAfter: 429 and 503 with Retry-After (seconds, HTTP date) are
+// waited out, with jitter on top; the backoff still applies when longer.
+func TestRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	var times []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		times = append(times, time.Now())
+		c := len(times)
+		mu.Unlock()
+		switch c {
+		case 1:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case 2:
+			w.Header().Set("Retry-After", time.Now().Add(2*time.Second).UTC().Format(http.TimeFormat))
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			io.WriteString(w, "ok")
+		}
+	}))
+	defer srv.Close()
+	f := newFetcher(t, Options{})
+	b, err := f.FetchBytes(bg(), Source{URL: srv.URL}, 0)
+	if err != nil || string(b) != "ok" || len(times) != 3 {
+		t.Fatalf("%q %v after %d", b, err, len(times))
+	}
+	if g := times[1].Sub(times[0]); g < time.Second || g > 1250*time.Millisecond+200*time.Millisecond {
+		t.Errorf("Retry-After: 1 gave a gap of %s", g)
+	}
+	// an HTTP date has one-second resolution: 1-2 s remain
+	if g := times[2].Sub(times[1]); g < time.Second || g > 2500*time.Millisecond+200*time.Millisecond {
+		t.Errorf("Retry-After date gave a gap of %s", g)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{"": 0, "0": 0, "-3": 0, "7": 7 * time.Second, "junk": 0,
+		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second, "Wed, 31 Dec 2025 23:00:00 GMT": 0} {
+		if got := retryAfter(in, now); got != want {
+			t.Errorf("retryAfter(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestLimitCapsTotal: Options.Limit bounds a fetch retried for ever by the
+// config (no httpTotal), and the smaller of Limit and TotalTimeout wins.
+func TestLimitCapsTotal(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer srv.Close()
+	for _, c := range []struct{ total, limit, want time.Duration }{
+		{0, 800 * time.Millisecond, 800 * time.Millisecond},
+		{30 * time.Second, 800 * time.Millisecond, 800 * time.Millisecond},
+		{800 * time.Millisecond, 30 * time.Second, 800 * time.Millisecond},
+	} {
+		f := newFetcher(t, Options{TotalTimeout: c.total, Limit: c.limit})
+		start := time.Now()
+		_, err := f.FetchBytes(bg(), Source{URL: srv.URL}, 0)
+		el := time.Since(start)
+		if !errors.Is(err, ErrTimeout) || el < c.want || el > c.want+time.Second {
+			t.Fatalf("total %s limit %s: %v after %s", c.total, c.limit, err, el)
+		}
+		mustContain(t, err, "502 Bad Gateway")
+	}
+	if d := newFetcher(t, Options{}).Options().ResponseHeaderTimeout; d != 10*time.Second {
+		t.Fatalf("default response header timeout %s", d)
+	}
+	if d := newFetcher(t, Options{ResponseHeaderTimeout: -1}).Options().ResponseHeaderTimeout; d >= 0 {
+		t.Fatalf("negative (no limit) became %s", d)
 	}
 }
 
@@ -350,7 +543,7 @@ func TestServerErrorStormThenSuccess(t *testing.T) {
 	}))
 	defer srv.Close()
 	logs := captureLog(t)
-	f := newFetcher(t, Options{Log: log.New(logs)})
+	f := newFetcher(t, Options{Log: logs.logger})
 	b, err := f.FetchBytes(bg(), Source{URL: srv.URL + "/cfg", RetryCodes: []int{429}}, 0)
 	if err != nil || string(b) != "finally" || n.Load() != 5 {
 		t.Fatalf("got %q, %v after %d", b, err, n.Load())
@@ -368,13 +561,13 @@ func TestServerErrorStormThenSuccess(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", s, logs)
 		}
 	}
-	// Without RetryCodes a 429 is final.
+	// A 429 is retried without RetryCodes too (a deliberate difference
+	// from Ignition, which gives up: Too Many Requests asks for a retry).
 	n.Store(3)
-	_, err = f.FetchBytes(bg(), Source{URL: srv.URL}, 0)
-	if !errors.Is(err, ErrFailed) {
-		t.Fatalf("429 without RetryCodes: %v", err)
+	b, err = f.FetchBytes(bg(), Source{URL: srv.URL}, 0)
+	if err != nil || string(b) != "finally" || n.Load() != 5 {
+		t.Fatalf("429 without RetryCodes: %q %v after %d", b, err, n.Load())
 	}
-	mustContain(t, err, "429")
 }
 
 func TestNotFoundAndForbidden(t *testing.T) {
@@ -505,7 +698,7 @@ func TestLogsAreRedacted(t *testing.T) {
 	u.User = url.UserPassword("admin", "hunter2")
 	u.Path = "/c.ign"
 	u.RawQuery = "sig=canary-query"
-	f := newFetcher(t, Options{TotalTimeout: 600 * time.Millisecond, Log: log.New(logs)})
+	f := newFetcher(t, Options{TotalTimeout: 600 * time.Millisecond, Log: logs.logger})
 	_, err := f.FetchBytes(bg(), Source{URL: u.String(), Headers: []Header{{"Authorization", "canary-header"}}}, 0)
 	if err == nil {
 		t.Fatal("expected error")
@@ -600,5 +793,137 @@ func TestStreamingFetchKeepsGoingPastBuffers(t *testing.T) {
 	var buf bytes.Buffer
 	if err := f.Fetch(bg(), Source{URL: srv.URL, Hash: sha512Of(content)}, &buf); err != nil || !bytes.Equal(buf.Bytes(), content) {
 		t.Fatalf("%v (%d bytes)", err, buf.Len())
+	}
+}
+
+// TestFetchInto streams into a caller-owned file: it starts from a clean
+// file whatever was in it, a transfer broken mid-body restarts into the
+// rewound file (never appended), gzip and hash are checked on the way, and
+// the file is neither closed nor renamed.
+func TestFetchInto(t *testing.T) {
+	content := pseudo(5<<20 + 17)
+	srv, n := resetServer(t, content, 2)
+	dir := t.TempDir()
+	fh, err := os.CreateTemp(dir, ".dest.flint-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	// junk longer than the content, offset in the middle
+	fh.Write(bytes.Repeat([]byte("junk"), 2<<20))
+	fh.Seek(12345, io.SeekStart)
+	f := newFetcher(t, Options{})
+	size, err := f.FetchInto(bg(), Source{URL: srv.URL, Hash: sha512Of(content)}, fh)
+	if err != nil || size != int64(len(content)) || n.Load() != 3 {
+		t.Fatalf("%d bytes, %v after %d attempts", size, err, n.Load())
+	}
+	if off, _ := fh.Seek(0, io.SeekCurrent); off != size {
+		t.Fatalf("offset %d after %d bytes", off, size)
+	}
+	got, _ := os.ReadFile(fh.Name())
+	if !bytes.Equal(got, content) {
+		t.Fatalf("content differs (%d bytes)", len(got))
+	}
+	if names := dirEntries(t, dir); len(names) != 1 {
+		t.Fatalf("extra files: %v", names)
+	}
+	// gzip into the same file again
+	zsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(gz(t, content[:1<<20])) }))
+	defer zsrv.Close()
+	size, err = f.FetchInto(bg(), Source{URL: zsrv.URL, Compression: "gzip", Hash: sha256Of(content[:1<<20])}, fh)
+	if got, _ := os.ReadFile(fh.Name()); err != nil || size != 1<<20 || !bytes.Equal(got, content[:1<<20]) {
+		t.Fatalf("gzip: %d bytes, %v", size, err)
+	}
+	// a hash mismatch is an error; the caller removes the file
+	if _, err := f.FetchInto(bg(), Source{URL: zsrv.URL, Compression: "gzip", Hash: sha256Of(nil)}, fh); !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("hash: %v", err)
+	}
+	// a read-only file is refused before any request
+	ro, _ := os.Open(fh.Name())
+	defer ro.Close()
+	if _, err := f.FetchInto(bg(), Source{URL: zsrv.URL}, ro); err == nil {
+		t.Fatal("read-only file accepted")
+	}
+	// FetchAll with caller-owned files
+	files := make([]*os.File, 3)
+	jobs := make([]Job, 3)
+	for i := range files {
+		files[i], _ = os.CreateTemp(dir, ".many.flint-*")
+		defer files[i].Close()
+		jobs[i] = Job{Source: Source{URL: zsrv.URL, Compression: "gzip"}, File: files[i]}
+	}
+	if err := f.FetchAll(bg(), jobs, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, fh := range files {
+		if got, _ := os.ReadFile(fh.Name()); !bytes.Equal(got, content[:1<<20]) {
+			t.Fatalf("%s: %d bytes", fh.Name(), len(got))
+		}
+	}
+}
+
+// TestProgressLog: a slow download logs bytes, share, rate and time left
+// every interval, then its total, through the given logger, with the
+// source redacted; without a Content-Length it logs bytes and rate.
+func TestProgressLog(t *testing.T) {
+	content := pseudo(3 << 20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sized" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(content)))
+		}
+		for off := 0; off < len(content); off += 128 << 10 {
+			w.Write(content[off : off+128<<10])
+			w.(http.Flusher).Flush()
+			time.Sleep(40 * time.Millisecond) // about 3 MiB/s
+		}
+	}))
+	defer srv.Close()
+	logs := captureLog(t)
+	f := newFetcher(t, Options{Log: logs.logger, ProgressInterval: 200 * time.Millisecond})
+	u, _ := url.Parse(srv.URL + "/sized?sig=q-canary")
+	u.User = url.UserPassword("user", "pw-canary")
+	out := filepath.Join(t.TempDir(), "out")
+	if err := f.FetchToFile(bg(), Source{URL: u.String(), Hash: sha512Of(content)}, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "MiB") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) < 3 {
+		t.Fatalf("too few progress lines:\n%s", logs)
+	}
+	first := lines[0]
+	t.Logf("e.g. %s\n%s", first, lines[len(lines)-1])
+	for _, s := range []string{srv.URL + "/sized: ", " of 3.0 MiB (", "%) at ", " MiB/s, about ", "s left"} {
+		if !strings.Contains(first, s) {
+			t.Fatalf("progress line %q lacks %q", first, s)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, ": 3.0 MiB in ") {
+		t.Fatalf("no total line: %q", last)
+	}
+	if strings.Contains(logs.String(), "canary") {
+		t.Fatalf("secret in the log:\n%s", logs)
+	}
+	// size unknown (chunked)
+	logs2 := captureLog(t)
+	f2 := newFetcher(t, Options{Log: logs2.logger, ProgressInterval: 200 * time.Millisecond})
+	if _, err := f2.FetchBytes(bg(), Source{URL: srv.URL + "/chunked"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs2.String(), "MiB/s") || strings.Contains(logs2.String(), " of ") {
+		t.Fatalf("chunked progress:\n%s", logs2)
+	}
+	// a fast fetch logs no progress at all, and negative turns it off
+	logs3 := captureLog(t)
+	f3 := newFetcher(t, Options{Log: logs3.logger, ProgressInterval: -1})
+	if _, err := f3.FetchBytes(bg(), Source{URL: srv.URL + "/sized"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs3.String(), "MiB") {
+		t.Fatalf("progress logged though disabled:\n%s", logs3)
 	}
 }

@@ -65,7 +65,7 @@ func oemOpener(opts Options, u *url.URL) (opener, error) {
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
-		return openOnOEMPartition(opts.Log, opts.OEMDevice, rel)
+		return openOnOEMPartition(opts.logger(), opts.OEMDevice, rel)
 	}, nil
 }
 
@@ -87,7 +87,7 @@ func (m *mountedFile) Close() error {
 
 // openOnOEMPartition mounts dev read-only (ext4, then btrfs) in a private
 // temporary directory and opens rel there; closing unmounts.
-func openOnOEMPartition(l *log.Logger, dev, rel string) (io.ReadCloser, error) {
+func openOnOEMPartition(lg *log.Logger, dev, rel string) (io.ReadCloser, error) {
 	if _, err := os.Stat(dev); err != nil {
 		return nil, fmt.Errorf("%w: OEM device %s: %w", ErrNotFound, dev, err)
 	}
@@ -102,7 +102,7 @@ func openOnOEMPartition(l *log.Logger, dev, rel string) (io.ReadCloser, error) {
 			merr = errors.Join(merr, fmt.Errorf("mounting %s as %s: %w", dev, fstype, err))
 			continue
 		}
-		l.Info("mounted OEM partition %s (%s) read-only at %s", dev, fstype, dir)
+		lg.Info("mounted OEM partition %s (%s) read-only at %s", dev, fstype, dir)
 		mounted = true
 		break
 	}
@@ -116,5 +116,5 @@ func openOnOEMPartition(l *log.Logger, dev, rel string) (io.ReadCloser, error) {
 		os.Remove(dir)
 		return nil, err
 	}
-	return &mountedFile{File: fh.(*os.File), dir: dir, log: l}, nil
+	return &mountedFile{File: fh.(*os.File), dir: dir, log: lg}, nil
 }

@@ -1,7 +1,7 @@
 package resource
 
 import (
-	"compress/gzip"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -13,11 +13,13 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 
 	"github.com/flintboot/flint/log"
@@ -101,13 +103,30 @@ func (s *fileSink) reset() bool {
 	return true
 }
 
-// transientError marks a failure worth another attempt.
-type transientError struct{ err error }
+// transientError marks a failure worth another attempt; after is the
+// server's Retry-After, if any.
+type transientError struct {
+	err   error
+	after time.Duration
+}
 
 func (e *transientError) Error() string { return e.err.Error() }
 func (e *transientError) Unwrap() error { return e.err }
 
-func transient(err error) error { return &transientError{err} }
+func transient(err error) error { return &transientError{err: err} }
+
+// checkPort refuses a port no connection can use (e.g. 99999): final.
+func checkPort(u *url.URL) error {
+	p := u.Port()
+	if p == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("invalid port %q", p)
+	}
+	return nil
+}
 
 // hashSpec is a parsed Source.Hash.
 type hashSpec struct {
@@ -179,6 +198,9 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 	if opts.Offline && NeedsNetwork(src.URL) {
 		return fmt.Errorf("%s: %w", red, ErrNeedNet)
 	}
+	if err := checkPort(u); err != nil {
+		return fmt.Errorf("%s: %w", red, err)
+	}
 	var open opener
 	switch u.Scheme {
 	case "http", "https":
@@ -204,19 +226,37 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", red, err)
 	}
-	if opts.TotalTimeout > 0 {
+	if limit := boundOf(opts.TotalTimeout, opts.Limit); limit > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.TotalTimeout)
+		ctx, cancel = context.WithTimeout(ctx, limit)
 		defer cancel()
 	}
-	return f.retry(ctx, red, func(ctx context.Context, attempt int) error {
+	return f.retry(ctx, opts.logger(), red, func(ctx context.Context, attempt int) error {
 		body, err := open(ctx, attempt)
 		if err != nil {
 			return err
 		}
 		defer body.Close()
-		return process(red, body, src.Compression, hs, s)
+		var pr *progress
+		if every := opts.progressEvery(); every > 0 {
+			pr = &progress{log: opts.logger(), red: red, every: every, size: -1}
+			if sb, ok := body.(*sizedBody); ok {
+				pr.size = sb.size
+			}
+		}
+		return process(red, body, src.Compression, hs, s, pr)
 	})
+}
+
+// boundOf is the smaller of the positive durations (0 when neither is).
+func boundOf(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return max(b, 0)
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
 }
 
 // opener starts one attempt and returns the raw (still compressed) body.
@@ -224,8 +264,12 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 type opener func(ctx context.Context, attempt int) (io.ReadCloser, error)
 
 // retry runs attempt until it succeeds, fails permanently or ctx expires.
-// Backoff starts at 200ms, doubles, is capped at 5s, plus up to 50% jitter.
-func (f *Fetcher) retry(ctx context.Context, red string, attempt func(context.Context, int) error) error {
+// Backoff starts at 200ms, doubles, is capped at 5s, plus up to 50% jitter;
+// a server's Retry-After (capped at maxRetryAfter) is waited out when it is
+// longer, plus up to 25% jitter so that a fleet told the same delay does not
+// come back at the same instant. Only ctx (TotalTimeout, Limit, the
+// caller's deadline) ends retrying: permanent errors return at once.
+func (f *Fetcher) retry(ctx context.Context, lg *log.Logger, red string, attempt func(context.Context, int) error) error {
 	const (
 		first = 200 * time.Millisecond
 		limit = 5 * time.Second
@@ -249,7 +293,10 @@ func (f *Fetcher) retry(ctx context.Context, red string, attempt func(context.Co
 			return timeoutErr(ctx, last)
 		}
 		wait := delay + rand.N(delay/2+1)
-		f.Options().Log.Info("%s: attempt #%d failed, retrying in %s: %v", red, n, wait.Round(time.Millisecond), last)
+		if ra := min(te.after, maxRetryAfter); ra > 0 {
+			wait = max(wait, ra+rand.N(ra/4+1))
+		}
+		lg.Info("%s: attempt #%d failed, retrying in %s: %v", red, n, wait.Round(time.Millisecond), last)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -272,10 +319,11 @@ func timeoutErr(ctx context.Context, last error) error {
 }
 
 // trackReader remembers a read error of the raw source, to tell a broken
-// transfer (retryable) from corrupt content (final).
+// transfer (retryable) from corrupt content (final), and reports progress.
 type trackReader struct {
 	r   io.Reader
 	err error
+	pr  *progress
 }
 
 func (t *trackReader) Read(p []byte) (int, error) {
@@ -283,19 +331,86 @@ func (t *trackReader) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		t.err = err
 	}
+	if t.pr != nil {
+		t.pr.add(n)
+	}
 	return n, err
 }
 
+// sizedBody is a response body whose length the server announced.
+type sizedBody struct {
+	io.ReadCloser
+	size int64
+}
+
+// withSize wraps an HTTP body with its Content-Length (-1: unknown).
+func withSize(body io.ReadCloser, size int64) io.ReadCloser {
+	return &sizedBody{ReadCloser: body, size: size}
+}
+
+// progress logs a long transfer every few seconds: bytes of the raw
+// (possibly compressed) stream, rate and, when the size is known, the
+// share done and the time left. Sources are the redacted ones.
+type progress struct {
+	log    *log.Logger
+	red    string
+	every  time.Duration
+	size   int64 // -1: unknown
+	start  time.Time
+	last   time.Time
+	n      int64
+	logged bool
+}
+
+func (p *progress) add(n int) {
+	now := time.Now()
+	if p.start.IsZero() {
+		p.start, p.last = now, now
+	}
+	p.n += int64(n)
+	if now.Sub(p.last) < p.every {
+		return
+	}
+	p.last = now
+	p.logged = true
+	el := now.Sub(p.start).Seconds()
+	rate := float64(p.n) / max(el, 1e-9)
+	msg := fmt.Sprintf("%s: %s", p.red, mib(p.n))
+	if p.size > 0 {
+		msg += fmt.Sprintf(" of %s (%d%%)", mib(p.size), p.n*100/max(p.size, 1))
+	}
+	msg += fmt.Sprintf(" at %s/s", mib(int64(rate)))
+	if p.size > 0 && p.n < p.size && rate > 0 {
+		left := time.Duration(float64(p.size-p.n) / rate * float64(time.Second))
+		msg += fmt.Sprintf(", about %s left", left.Round(time.Second))
+	}
+	p.log.Info("%s", msg)
+}
+
+// done logs the total of a transfer that logged progress.
+func (p *progress) done() {
+	if p == nil || !p.logged {
+		return
+	}
+	el := time.Since(p.start)
+	p.log.Info("%s: %s in %s (%s/s)", p.red, mib(p.n), el.Round(100*time.Millisecond),
+		mib(int64(float64(p.n)/max(el.Seconds(), 1e-9))))
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
 // process runs one attempt's content through decompression, hashing and
 // the sink.
-func process(red string, body io.Reader, compression string, hs *hashSpec, s sink) error {
+func process(red string, body io.Reader, compression string, hs *hashSpec, s sink, pr *progress) error {
 	if !s.reset() {
 		return fmt.Errorf("%s: cannot restart a partially written transfer", red)
 	}
-	tr := &trackReader{r: body}
+	tr := &trackReader{r: body, pr: pr}
 	var r io.Reader = tr
 	if compression == "gzip" {
-		zr, err := gzip.NewReader(tr)
+		// The inflater reads through a large buffer: fewer, bigger reads
+		// of the socket than its own 4 KiB one.
+		zr, err := gzip.NewReader(bufio.NewReaderSize(tr, 64<<10))
 		if err != nil {
 			return contentErr(red, tr, s, fmt.Errorf("decompressing: %w", err))
 		}
@@ -316,6 +431,7 @@ func process(red string, body io.Reader, compression string, hs *hashSpec, s sin
 		}
 		return contentErr(red, tr, s, err)
 	}
+	pr.done()
 	return finish(red, hs, s, h)
 }
 

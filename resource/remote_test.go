@@ -3,7 +3,9 @@ package resource
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,11 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/fsouza/fake-gcs-server/fakestorage"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/flintboot/flint/tests/testpeer"
 )
 
 // startTFTPD runs Debian's tftpd-hpa on a free loopback port serving dir.
@@ -99,73 +98,36 @@ func TestTFTPDefaultPort(t *testing.T) {
 	mustContain(t, err, "127.0.0.1:69")
 }
 
-type s3Fixture struct {
-	srv      *httptest.Server
-	client   *s3.Client
-	mu       sync.Mutex
-	auth     []string
-	heads    int
-	region   string
-	versions []string
+// s3Objects seeds the S3 peer: a versioned bucket "cfg" with two versions
+// of dir/file.ign and a 4 MiB object.
+func s3Objects(t *testing.T, big []byte) string {
+	return testpeer.Objects(t, []testpeer.Object{
+		{Bucket: "cfg", Key: "dir/file.ign", Text: "version one"},
+		{Bucket: "cfg", Key: "dir/file.ign", Text: "version two"},
+		{Bucket: "cfg", Key: "big.bin"},
+	}, map[int][]byte{2: big})
 }
 
-func newS3Fixture(t *testing.T) *s3Fixture {
-	t.Helper()
-	fx := &s3Fixture{}
-	faker := gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog()))
-	h := faker.Server()
-	fx.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fx.mu.Lock()
-		if r.Method == http.MethodGet {
-			fx.auth = append(fx.auth, r.Header.Get("Authorization"))
-		}
-		if r.Method == http.MethodHead && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0 {
-			fx.heads++
-			if fx.region != "" {
-				w.Header().Set("X-Amz-Bucket-Region", fx.region)
-			}
-		}
-		fx.mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(fx.srv.Close)
-	fx.client = s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(fx.srv.URL),
-		UsePathStyle: true,
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKTEST", SecretAccessKey: "secret"}, nil
-		}),
-	})
-	return fx
-}
-
-func (fx *s3Fixture) put(t *testing.T, bucket, key string, body []byte) string {
-	t.Helper()
-	out, err := fx.client.PutObject(bg(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
-	if err != nil {
-		t.Fatalf("put %s/%s: %v", bucket, key, err)
+func peerVersions(t *testing.T, p *testpeer.Peer) []string {
+	var v []string
+	if err := json.Unmarshal(p.Info["versions"], &v); err != nil {
+		t.Fatal(err)
 	}
-	return aws.ToString(out.VersionId)
+	return v
 }
 
 func TestS3(t *testing.T) {
-	fx := newS3Fixture(t)
-	if _, err := fx.client.CreateBucket(bg(), &s3.CreateBucketInput{Bucket: aws.String("cfg")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fx.client.PutBucketVersioning(bg(), &s3.PutBucketVersioningInput{Bucket: aws.String("cfg"),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
-		t.Fatal(err)
-	}
 	big := pseudo(4<<20 + 3)
-	v1 := fx.put(t, "cfg", "dir/file.ign", []byte("version one"))
-	v2 := fx.put(t, "cfg", "dir/file.ign", []byte("version two"))
-	fx.put(t, "cfg", "big.bin", big)
+	// The bucket reports its region and verifies the signature of signed
+	// requests (for AKROLE in eu-west-3); unsigned ones are served.
+	peer := testpeer.Start(t, testpeer.S3, "-objects", s3Objects(t, big), "-region", "eu-west-3",
+		"-access-key", "AKROLE", "-secret-key", "s")
+	vers := peerVersions(t, peer)
+	v1, v2 := vers[0], vers[1]
 	if v1 == "" || v1 == v2 {
 		t.Fatalf("versions %q %q", v1, v2)
 	}
-	f := newFetcher(t, Options{S3Endpoint: fx.srv.URL, TotalTimeout: 10 * time.Second})
+	f := newFetcher(t, Options{S3Endpoint: peer.URL, TotalTimeout: 10 * time.Second})
 	cases := []struct {
 		url, want string
 	}{
@@ -203,36 +165,73 @@ func TestS3(t *testing.T) {
 		t.Fatalf("compression: %v", err)
 	}
 	// Anonymous by default: no signature.
-	fx.mu.Lock()
-	for _, a := range fx.auth {
-		if a != "" {
-			t.Fatalf("anonymous fetch was signed: %q", a)
+	for _, r := range peer.Requests(t) {
+		if r.Auth != "" {
+			t.Fatalf("anonymous fetch was signed: %+v", r)
 		}
 	}
-	fx.auth = nil
-	// Region discovery: the bucket reports its region and the signed
-	// request uses it.
-	fx.region = "eu-west-3"
-	fx.mu.Unlock()
+	peer.ResetLog(t)
+	// Region discovery: the signed request uses the bucket's region, and
+	// the peer accepts the signature.
 	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKROLE", SecretAccessKey: "s"}, nil
 	})
-	f2 := newFetcher(t, Options{S3Endpoint: fx.srv.URL, AWSCredentials: creds})
-	if _, err := f2.FetchBytes(bg(), Source{URL: "s3://cfg/dir/file.ign"}, 0); err != nil {
-		t.Fatal(err)
+	f2 := newFetcher(t, Options{S3Endpoint: peer.URL, AWSCredentials: creds})
+	b, err := f2.FetchBytes(bg(), Source{URL: "s3://cfg/dir/file.ign?versionId=" + v1}, 0)
+	if err != nil || string(b) != "version one" {
+		t.Fatalf("signed fetch: %q %v", b, err)
 	}
-	fx.mu.Lock()
-	if len(fx.auth) != 1 || !strings.Contains(fx.auth[0], "AKROLE/") || !strings.Contains(fx.auth[0], "/eu-west-3/s3/aws4_request") {
-		t.Fatalf("signature does not use the discovered region: %q", fx.auth)
+	var gets []testpeer.Request
+	for _, r := range peer.Requests(t) {
+		if r.Method == "GET" {
+			gets = append(gets, r)
+		}
 	}
-	fx.mu.Unlock()
+	if len(gets) != 1 || gets[0].Status != 200 || !strings.Contains(gets[0].Auth, "AKROLE/") || !strings.Contains(gets[0].Auth, "/eu-west-3/s3/aws4_request") {
+		t.Fatalf("signature does not use the discovered region: %+v", gets)
+	}
+	// A wrong secret is refused by the peer: the signature is checked.
+	wrong := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: "AKROLE", SecretAccessKey: "not-it"}, nil
+	})
+	f4 := newFetcher(t, Options{S3Endpoint: peer.URL, AWSCredentials: wrong, TotalTimeout: 5 * time.Second})
+	_, err = f4.FetchBytes(bg(), Source{URL: "s3://cfg/dir/file.ign"}, 0)
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("bad signature: %v", err)
+	}
+	mustContain(t, err, "403")
 	// Failing credentials fall back to anonymous.
 	bad := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, errors.New("no EC2 IMDS role found")
 	})
-	f3 := newFetcher(t, Options{S3Endpoint: fx.srv.URL, AWSCredentials: bad})
+	f3 := newFetcher(t, Options{S3Endpoint: peer.URL, AWSCredentials: bad})
 	if _, err := f3.FetchBytes(bg(), Source{URL: "s3://cfg/dir/file.ign"}, 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestS3RequiresSignature: a bucket that refuses unsigned requests is
+// read with credentials, and anonymously it fails at once (403 is final).
+func TestS3RequiresSignature(t *testing.T) {
+	peer := testpeer.Start(t, testpeer.S3, "-objects", s3Objects(t, []byte("b")), "-region", "us-west-2",
+		"-access-key", "AKPRIV", "-secret-key", "k", "-require-signature")
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: "AKPRIV", SecretAccessKey: "k", SessionToken: "session"}, nil
+	})
+	f := newFetcher(t, Options{S3Endpoint: peer.URL, AWSCredentials: creds, TotalTimeout: 10 * time.Second})
+	b, err := f.FetchBytes(bg(), Source{URL: "arn:aws:s3:::cfg/dir/file.ign", Hash: sha256Of([]byte("version two"))}, 0)
+	if err != nil || string(b) != "version two" {
+		t.Fatalf("%q %v", b, err)
+	}
+	anon := newFetcher(t, Options{S3Endpoint: peer.URL, TotalTimeout: 10 * time.Second})
+	start := time.Now()
+	_, err = anon.FetchBytes(bg(), Source{URL: "s3://cfg/dir/file.ign"}, 0)
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("unsigned: %v", err)
+	}
+	mustContain(t, err, "403")
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("a 403 was retried (%s)", time.Since(start))
 	}
 }
 
@@ -247,10 +246,11 @@ func TestParseS3(t *testing.T) {
 		{in: "arn:aws-cn:s3:::b/k", hint: "ap-south-1", bucket: "b", key: "k", first: "cn-north-1"},
 		{in: "arn:aws-us-gov:s3:::b/k", bucket: "b", key: "k", first: "us-gov-west-1"},
 		{in: "arn:aws:s3:us-west-2:123456789012:accesspoint/ap/object/dir/k?versionId=z",
-			bucket: "arn:aws:s3:us-west-2:123456789012:accesspoint/ap", key: "dir/k", ver: "z", region: "us-west-2"},
+			bucket: "ap-123456789012", key: "dir/k", ver: "z", region: "us-west-2"},
 		{in: "arn:aws:s3::123456789012:accesspoint/mrap/object/k", err: "multi-region"},
 		{in: "arn:aws:iam::123:role/x", err: "not s3"},
 		{in: "s3://b", err: "bucket and a key"},
+		{in: "arn:aws:s3:us-west-2:123456789012:accesspoint//object/k", err: "invalid S3 access point ARN"},
 	}
 	for _, c := range cases {
 		got, err := parseS3(c.in, c.hint)
@@ -261,7 +261,7 @@ func TestParseS3(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.in, err)
 		}
-		if got.bucket != c.bucket || got.key != c.key || got.versionID != c.ver || got.region != c.region || (c.first != "" && got.hint != c.first) {
+		if got.bucket+got.accessPoint != c.bucket || got.key != c.key || got.versionID != c.ver || got.region != c.region || (c.first != "" && got.hint != c.first) {
 			t.Errorf("%s: got %+v", c.in, got)
 		}
 	}
@@ -269,36 +269,31 @@ func TestParseS3(t *testing.T) {
 
 func TestGCS(t *testing.T) {
 	content := pseudo(2<<20 + 1)
-	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{
-		NoListener: true,
-		InitialObjects: []fakestorage.Object{
-			{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "bkt", Name: "dir/sub/config.ign"}, Content: []byte(`{"gcs":true}`)},
-			{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "bkt", Name: "big"}, Content: content},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var paths, auths []string
-	h := gcs.HTTPHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		paths = append(paths, r.URL.EscapedPath()+"?"+r.URL.RawQuery)
-		auths = append(auths, r.Header.Get("Authorization"))
-		mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	f := newFetcher(t, Options{GCSEndpoint: srv.URL, TotalTimeout: 10 * time.Second})
+	objs := testpeer.Objects(t, []testpeer.Object{
+		{Bucket: "bkt", Key: "dir/sub/config.ign", Text: `{"gcs":true}`},
+		{Bucket: "bkt", Key: "big"},
+	}, map[int][]byte{1: content})
+	gcs := testpeer.Start(t, testpeer.GCS, "-objects", objs)
+	f := newFetcher(t, Options{GCSEndpoint: gcs.URL, TotalTimeout: 10 * time.Second})
 	b, err := f.FetchBytes(bg(), Source{URL: "gs://bkt/dir/sub/config.ign", Hash: sha512Of([]byte(`{"gcs":true}`))}, 0)
 	if err != nil || string(b) != `{"gcs":true}` {
 		t.Fatalf("%q %v", b, err)
 	}
-	if paths[0] != "/storage/v1/b/bkt/o/dir%2Fsub%2Fconfig.ign?alt=media" || auths[0] != "" {
-		t.Fatalf("request %q auth %q", paths[0], auths[0])
+	reqs := gcs.Requests(t)
+	if reqs[0].Path+"?"+reqs[0].Query != "/storage/v1/b/bkt/o/dir%2Fsub%2Fconfig.ign?alt=media" || reqs[0].Auth != "" {
+		t.Fatalf("request %+v", reqs[0])
 	}
-	f2 := newFetcher(t, Options{GCSEndpoint: srv.URL, GCSToken: func(context.Context) (string, error) { return "ya29.token", nil }})
+	_, err = f.FetchBytes(bg(), Source{URL: "gs://bkt/missing"}, 0)
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing object: %v", err)
+	}
+	_, err = f.FetchBytes(bg(), Source{URL: "gs://bkt/dir/sub/config.ign", Hash: sha512Of(nil)}, 0)
+	mustContain(t, err, "hash verification failed", "gs://bkt/dir/sub/config.ign")
+
+	// A bucket that wants a bearer token: the token source's token is
+	// sent; without one the fetch fails at once (401).
+	private := testpeer.Start(t, testpeer.GCS, "-objects", objs, "-bearer", "ya29.token")
+	f2 := newFetcher(t, Options{GCSEndpoint: private.URL, GCSToken: func(context.Context) (string, error) { return "ya29.token", nil }})
 	out := filepath.Join(t.TempDir(), "big")
 	if err := f2.FetchToFile(bg(), Source{URL: "gs://bkt/big", Hash: sha512Of(content)}, out, 0o644); err != nil {
 		t.Fatal(err)
@@ -306,17 +301,15 @@ func TestGCS(t *testing.T) {
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, content) {
 		t.Fatal("big object differs")
 	}
-	mu.Lock()
-	if auths[len(auths)-1] != "Bearer ya29.token" {
-		t.Fatalf("token not sent: %q", auths)
+	if r := private.Requests(t); r[len(r)-1].Auth != "Bearer ya29.token" || r[len(r)-1].Status != 200 {
+		t.Fatalf("token not sent: %+v", r)
 	}
-	mu.Unlock()
-	_, err = f.FetchBytes(bg(), Source{URL: "gs://bkt/missing"}, 0)
-	if !errors.Is(err, ErrNotFound) {
-		t.Fatalf("missing object: %v", err)
+	anon := newFetcher(t, Options{GCSEndpoint: private.URL, TotalTimeout: 10 * time.Second})
+	_, err = anon.FetchBytes(bg(), Source{URL: "gs://bkt/big"}, 0)
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("anonymous: %v", err)
 	}
-	_, err = f.FetchBytes(bg(), Source{URL: "gs://bkt/dir/sub/config.ign", Hash: sha512Of(nil)}, 0)
-	mustContain(t, err, "hash verification failed", "gs://bkt/dir/sub/config.ign")
+	mustContain(t, err, "401")
 }
 
 // TestS3AccessPointARN fetches through an access point ARN with the real
@@ -406,4 +399,65 @@ func TestS3RegionDiscoveryAWSNames(t *testing.T) {
 		t.Fatalf("missing bucket: %v", err)
 	}
 	mustContain(t, err, "could not find bucket gone")
+}
+
+// TestS3VirtualHostSigned runs the real AWS addressing against the S3 peer
+// over TLS (host names routed to it): region discovery on the hint's
+// regional endpoint, then a SigV4-signed GET on the bucket's dual-stack
+// virtual host, path-style for a bucket name with dots, keys that need
+// escaping, and versionId. The peer refuses unsigned requests and verifies
+// every signature.
+func TestS3VirtualHostSigned(t *testing.T) {
+	ca := newTestCA(t)
+	cert, key := ca.serverFiles(t, "s3.us-east-1.amazonaws.com", "s3.eu-west-1.amazonaws.com", "s3.dualstack.eu-west-1.amazonaws.com", "*.s3.dualstack.eu-west-1.amazonaws.com")
+	const odd = "dir/a b+ü=(1)&.ign"
+	objs := testpeer.Objects(t, []testpeer.Object{
+		{Bucket: "vhost", Key: "k.ign", Text: "old"},
+		{Bucket: "vhost", Key: "k.ign", Text: "virtual host"},
+		{Bucket: "flint.cfg.bucket", Key: odd, Text: "path style"},
+	}, nil)
+	peer := testpeer.Start(t, testpeer.S3, "-objects", objs, "-tls-cert", cert, "-tls-key", key,
+		"-host-base", "s3.dualstack.eu-west-1.amazonaws.com", "-region", "eu-west-1",
+		"-access-key", "AKVH", "-secret-key", "vh-secret", "-require-signature")
+	vers := peerVersions(t, peer)
+	var d net.Dialer
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: "AKVH", SecretAccessKey: "vh-secret"}, nil
+	})
+	f := newFetcher(t, Options{S3RegionHint: "eu-west-1", AWSCredentials: creds, TotalTimeout: 10 * time.Second,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, peer.Addr)
+		}})
+	if err := f.AddCA(ca.pem); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ url, want string }{
+		{"s3://vhost/k.ign", "virtual host"},
+		{"s3://vhost/k.ign?versionId=" + vers[0], "old"},
+		{"s3://flint.cfg.bucket/" + odd, "path style"},
+		{"arn:aws:s3:::flint.cfg.bucket/" + odd, "path style"},
+	} {
+		b, err := f.FetchBytes(bg(), Source{URL: c.url, Hash: sha256Of([]byte(c.want))}, 0)
+		if err != nil || string(b) != c.want {
+			t.Fatalf("%s: %q %v\n%+v", c.url, b, err, peer.Requests(t))
+		}
+	}
+	var got []string
+	for _, r := range peer.Requests(t) {
+		got = append(got, fmt.Sprintf("%s %s%s %d", r.Method, r.Host, r.Path, r.Status))
+	}
+	want := []string{
+		"HEAD s3.eu-west-1.amazonaws.com/vhost 403",
+		"GET vhost.s3.dualstack.eu-west-1.amazonaws.com/k.ign 200",
+		"HEAD s3.eu-west-1.amazonaws.com/vhost 403",
+		"GET vhost.s3.dualstack.eu-west-1.amazonaws.com/k.ign 200",
+		"HEAD s3.eu-west-1.amazonaws.com/flint.cfg.bucket 403",
+		"GET s3.dualstack.eu-west-1.amazonaws.com/flint.cfg.bucket/dir/a%20b%2B%C3%BC%3D%281%29%26.ign 200",
+		// an ARN's partition names the region asked first
+		"HEAD s3.us-east-1.amazonaws.com/flint.cfg.bucket 403",
+		"GET s3.dualstack.eu-west-1.amazonaws.com/flint.cfg.bucket/dir/a%20b%2B%C3%BC%3D%281%29%26.ign 200",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

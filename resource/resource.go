@@ -64,11 +64,18 @@ type Proxy struct {
 // Options configure a Fetcher. The zero value is usable.
 type Options struct {
 	// ResponseHeaderTimeout bounds each HTTP attempt until response headers
-	// arrive (the config default is 10s; 0 means no limit).
+	// arrive: 0 means DefaultResponseHeaderTimeout (Ignition's default of
+	// timeouts.httpResponseHeaders), a negative value no limit.
 	ResponseHeaderTimeout time.Duration
-	// TotalTimeout bounds a whole fetch including retries (0 = none; the
-	// caller's ctx deadline applies as well).
+	// TotalTimeout bounds a whole fetch including retries: the config's
+	// timeouts.httpTotal (0 = none, Ignition's semantics; the caller's ctx
+	// deadline applies as well).
 	TotalTimeout time.Duration
+	// Limit caps every fetch, retries included, whatever TotalTimeout says:
+	// the bound is the smaller of the two that are set (0 = no cap).
+	// flint apply sets it (DefaultApplyLimit unless told otherwise) so that
+	// no resource is retried for ever; flint run leaves it 0.
+	Limit time.Duration
 	// Proxy, when set, is evaluated with golang.org/x/net/http/httpproxy.
 	Proxy *Proxy
 	// Offline makes every source that needs the network fail with ErrNeedNet.
@@ -99,10 +106,27 @@ type Options struct {
 	OEMDevice string
 	// DialContext replaces the network dialer (tests route names to loopback).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Log receives attempts, retries and results (sources redacted); nil
-	// discards.
+	// Log receives the fetcher's progress and retry lines (sources
+	// redacted); nil discards them.
 	Log *log.Logger
+	// ProgressInterval is how often a long transfer logs its bytes, rate
+	// and time left (0: every 5 s; negative: never).
+	ProgressInterval time.Duration
 }
+
+// progressEvery is the progress interval in effect (0: none).
+func (o *Options) progressEvery() time.Duration {
+	switch {
+	case o.ProgressInterval < 0:
+		return 0
+	case o.ProgressInterval == 0:
+		return 5 * time.Second
+	}
+	return o.ProgressInterval
+}
+
+// logger returns o.Log (a nil *log.Logger discards).
+func (o *Options) logger() *log.Logger { return o.Log }
 
 var (
 	// ErrNeedNet is returned in offline mode for sources that need the network.
@@ -124,6 +148,18 @@ var (
 	ErrHeadersNotSupported = errors.New("headers are only supported with http and https")
 	// ErrTooLarge is FetchBytes' limit being exceeded.
 	ErrTooLarge = errors.New("resource exceeds the size limit")
+)
+
+const (
+	// DefaultResponseHeaderTimeout is the per-attempt bound on waiting for
+	// response headers when the config sets none (Ignition's default).
+	DefaultResponseHeaderTimeout = 10 * time.Second
+	// DefaultApplyLimit is the proposed default of Options.Limit for
+	// flint apply: long enough for a slow mirror of a large image, short
+	// enough that a resource that never answers fails the run.
+	DefaultApplyLimit = 5 * time.Minute
+	// maxRetryAfter caps how long a Retry-After header can make one wait.
+	maxRetryAfter = 2 * time.Minute
 )
 
 // AcceptHeader is sent with every HTTP fetch unless overridden.
@@ -153,6 +189,9 @@ func New(opts Options) (*Fetcher, error) {
 func (f *Fetcher) SetOptions(opts Options) error {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "flint"
+	}
+	if opts.ResponseHeaderTimeout == 0 {
+		opts.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
 	}
 	if opts.GCSEndpoint == "" {
 		opts.GCSEndpoint = "https://storage.googleapis.com"
@@ -254,18 +293,56 @@ func newHTTPClient(opts Options, cas []*x509.Certificate) (*http.Client, error) 
 	return &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errors.New("stopped after 10 redirects")
-			}
-			// Drop every header the caller set; keep only flint's defaults.
+			return checkRedirect(opts, req, via)
+		},
+	}, nil
+}
+
+// redirectError is a redirect flint refuses to follow: final, not retried.
+type redirectError struct{ msg string }
+
+func (e *redirectError) Error() string { return e.msg }
+
+// checkRedirect follows Go's default policy (at most 10 redirects; the
+// request's headers are copied to the next hop), refuses schemes other
+// than http and https, and once the chain has left the first request's
+// host (or gone from https to http) sends only flint's own default
+// headers: Authorization, Cookie and every configured httpHeaders entry
+// stay behind.
+func checkRedirect(opts Options, req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return &redirectError{"stopped after 10 redirects"}
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return &redirectError{fmt.Sprintf("refusing a redirect to a %q URL", req.URL.Scheme)}
+	}
+	for i, v := range append(via[1:], req) {
+		if !sameHost(via[0].URL, v.URL) || via[i].URL.Scheme == "https" && v.URL.Scheme == "http" {
 			h := make(http.Header)
 			h.Set("User-Agent", opts.UserAgent)
 			h.Set("Accept-Encoding", "identity")
 			h.Set("Accept", AcceptHeader)
 			req.Header = h
-			return nil
-		},
-	}, nil
+			break
+		}
+	}
+	// Go adds the previous URL as Referer, query (secrets) included.
+	req.Header.Del("Referer")
+	return nil
+}
+
+// sameHost compares host names and ports (default ports filled in).
+func sameHost(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if u.Scheme == "https" {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // NeedsNetwork reports whether fetching rawURL needs the network.
@@ -305,10 +382,39 @@ func (f *Fetcher) FetchBytes(ctx context.Context, src Source, limit int64) ([]by
 	return s.buf, nil
 }
 
+// FetchInto streams src into dst, a file the caller created and owns (for
+// the files stage: a temporary file in the destination's own directory,
+// renamed into place by the caller only when FetchInto succeeded). It is
+// the one pass source → decompress → hash → dst: nothing is staged or
+// buffered whole, so disk use never exceeds the final size.
+//
+//   - dst must be open for writing and seekable; FetchInto truncates it to
+//     zero length first, writes from offset 0 and leaves the offset at the
+//     end. It does not close dst.
+//   - A transfer broken after bytes were written is retried from scratch:
+//     dst is rewound and truncated, never appended to.
+//   - Nothing is fsynced: durability is the caller's (one syncfs per
+//     target filesystem). Writeback of what was written is started every
+//     few MiB (sync_file_range, without waiting) so that dirty pages do not
+//     pile up in an initramfs.
+//   - It returns the number of bytes in dst. On error the hash has not
+//     checked out (or the fetch failed): the caller removes dst.
+func (f *Fetcher) FetchInto(ctx context.Context, src Source, dst *os.File) (int64, error) {
+	if _, err := dst.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("rewinding %s: %w", dst.Name(), err)
+	}
+	if err := dst.Truncate(0); err != nil {
+		return 0, fmt.Errorf("truncating %s: %w", dst.Name(), err)
+	}
+	s := &fileSink{f: dst}
+	err := f.fetch(ctx, src, s)
+	return s.n, err
+}
+
 // FetchToFile fetches src into a temporary file beside dst (created with
-// mode), fsyncs it and renames it to dst only when everything, including the
-// hash, checked out. On any failure nothing is left behind and dst is
-// untouched.
+// mode) and renames it to dst only when everything, including the hash,
+// checked out. On any failure nothing is left behind and dst is untouched.
+// Like FetchInto it does not fsync: the caller syncs the filesystem.
 func (f *Fetcher) FetchToFile(ctx context.Context, src Source, dst string, mode os.FileMode) (err error) {
 	dir, base := splitPath(dst)
 	tmp, err := os.CreateTemp(dir, "."+base+".flint-*")
@@ -324,21 +430,14 @@ func (f *Fetcher) FetchToFile(ctx context.Context, src Source, dst string, mode 
 	if err = tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("setting mode of %s: %w", tmp.Name(), err)
 	}
-	if err = f.fetch(ctx, src, &fileSink{f: tmp}); err != nil {
+	if _, err = f.FetchInto(ctx, src, tmp); err != nil {
 		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", tmp.Name(), err)
 	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
 	}
 	if err = os.Rename(tmp.Name(), dst); err != nil {
 		return fmt.Errorf("renaming into %s: %w", dst, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
@@ -354,16 +453,18 @@ func splitPath(p string) (dir, base string) {
 	return p[:i], p[i+1:]
 }
 
-// Job is one file of FetchAll.
+// Job is one file of FetchAll: either File (FetchInto that caller-owned
+// file) or Dest and Mode (FetchToFile).
 type Job struct {
 	Source Source
+	File   *os.File
 	Dest   string
 	Mode   os.FileMode
 }
 
-// FetchAll runs FetchToFile for every job with at most workers fetches at a
-// time (workers <= 0: 8). The first failure cancels the jobs not yet
-// finished; the error names every job that failed.
+// FetchAll fetches every job with at most workers fetches at a time
+// (workers <= 0: 8). The first failure cancels the jobs not yet finished;
+// the error names every job that failed.
 func (f *Fetcher) FetchAll(ctx context.Context, jobs []Job, workers int) error {
 	if workers <= 0 {
 		workers = 8
@@ -383,14 +484,24 @@ func (f *Fetcher) FetchAll(ctx context.Context, jobs []Job, workers int) error {
 			defer wg.Done()
 			for i := range next {
 				j := jobs[i]
-				if err := f.FetchToFile(ctx, j.Source, j.Dest, j.Mode); err != nil {
+				var err error
+				if j.File != nil {
+					_, err = f.FetchInto(ctx, j.Source, j.File)
+				} else {
+					err = f.FetchToFile(ctx, j.Source, j.Dest, j.Mode)
+				}
+				if err != nil {
 					// Jobs cut short by another job's failure are not
 					// reported: only real failures are.
 					if ctx.Err() != nil && failed.Load() {
 						continue
 					}
 					failed.Store(true)
-					errs[i] = fmt.Errorf("fetching %s into %s: %w", redact(j.Source.URL), j.Dest, err)
+					dest := j.Dest
+					if j.File != nil {
+						dest = j.File.Name()
+					}
+					errs[i] = fmt.Errorf("fetching %s into %s: %w", redact(j.Source.URL), dest, err)
 					cancel()
 				}
 			}

@@ -9,21 +9,22 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // s3Target is a parsed s3:// or arn: source.
 type s3Target struct {
-	bucket    string // bucket name or access point ARN
-	key       string
-	versionID string
-	region    string // known region (access points), else ""
-	hint      string // region to ask first
-	name      string // bucket name for region discovery
+	bucket      string // bucket name
+	accessPoint string // "<name>-<account>" of an access point ARN
+	key         string
+	versionID   string
+	region      string // known region (access points), else ""
+	hint        string // region to ask first
+	name        string // bucket name for region discovery
 }
 
 var partitionRegion = map[string]string{
@@ -60,9 +61,11 @@ func parseS3(raw, hint string) (*s3Target, error) {
 			if a.Region == "" {
 				return nil, errors.New("multi-region access points are not supported")
 			}
-			ap := a
-			ap.Resource = name
-			t.bucket = ap.String()
+			ap := strings.TrimPrefix(name, "accesspoint/")
+			if ap == "" || strings.Contains(ap, "/") || a.AccountID == "" {
+				return nil, errors.New("invalid S3 access point ARN")
+			}
+			t.accessPoint = ap + "-" + a.AccountID
 			t.key = rest
 			t.region = a.Region
 		} else {
@@ -73,18 +76,28 @@ func parseS3(raw, hint string) (*s3Target, error) {
 			t.name = t.bucket
 		}
 	}
-	if t.bucket == "" || t.key == "" {
+	if t.bucket == "" && t.accessPoint == "" || t.key == "" {
 		return nil, errors.New("S3 source needs a bucket and a key")
 	}
 	return t, nil
 }
 
+// emptySHA256 is the SigV4 payload hash of a GET (no body).
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// s3Opener GETs an S3 object over the fetcher's HTTP client: the bucket's
+// region is discovered first (unless an access point ARN names it), the
+// request is addressed like the AWS SDK does (virtual-host, dual-stack;
+// path-style for S3Endpoint and for bucket names that are not DNS labels)
+// and signed with SigV4 when credentials are available.
 func (f *Fetcher) s3Opener(client *http.Client, opts Options, raw string) (opener, error) {
 	t, err := parseS3(raw, opts.S3RegionHint)
 	if err != nil {
 		return nil, err
 	}
 	red := redact(raw)
+	lg := opts.logger()
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 	var regionMu sync.Mutex
 	return func(ctx context.Context, attempt int) (io.ReadCloser, error) {
 		regionMu.Lock()
@@ -100,51 +113,145 @@ func (f *Fetcher) s3Opener(client *http.Client, opts Options, raw string) (opene
 			regionMu.Unlock()
 			region = r
 		}
-		var creds aws.CredentialsProvider = aws.AnonymousCredentials{}
+		var creds *aws.Credentials
 		if opts.AWSCredentials != nil {
-			if _, err := opts.AWSCredentials.Retrieve(ctx); err != nil {
-				opts.Log.Warn("no AWS credentials, fetching %s anonymously: %v", red, err)
+			c, err := opts.AWSCredentials.Retrieve(ctx)
+			if err != nil {
+				lg.Warn("no AWS credentials, fetching %s anonymously: %v", red, err)
 			} else {
-				creds = opts.AWSCredentials
+				creds = &c
 			}
 		}
-		c := s3.New(s3.Options{
-			Region:                     region,
-			Credentials:                creds,
-			HTTPClient:                 client,
-			Retryer:                    aws.NopRetryer{},
-			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-		}, func(o *s3.Options) {
-			if opts.S3Endpoint != "" {
-				o.BaseEndpoint = aws.String(opts.S3Endpoint)
-				o.UsePathStyle = true
-			} else {
-				o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
-			}
-		})
-		in := &s3.GetObjectInput{Bucket: aws.String(t.bucket), Key: aws.String(t.key)}
-		if t.versionID != "" {
-			in.VersionId = aws.String(t.versionID)
-		}
-		opts.Log.Info("GET %s (region %s): attempt #%d", red, region, attempt)
-		out, err := c.GetObject(ctx, in)
+		u, err := t.objectURL(opts.S3Endpoint, region)
 		if err != nil {
-			var re *awshttp.ResponseError
-			if errors.As(err, &re) {
-				code := re.HTTPStatusCode()
-				opts.Log.Info("GET result: %d %s", code, http.StatusText(code))
-				switch {
-				case code == http.StatusNotFound:
-					return nil, fmt.Errorf("GET %s: %w: %v", red, ErrNotFound, err)
-				case code < 500:
-					return nil, fmt.Errorf("GET %s: %w: %v", red, ErrFailed, err)
-				}
-			}
-			return nil, transient(fmt.Errorf("GET %s: %w", red, err))
+			return nil, err
 		}
-		opts.Log.Info("GET result: 200 OK")
-		return out.Body, nil
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, fmt.Errorf("building request: %w", err)
+		}
+		req.Header.Set("User-Agent", opts.UserAgent)
+		req.Header.Set("Accept-Encoding", "identity")
+		if creds != nil {
+			req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+			if err := signer.SignHTTP(ctx, *creds, req, emptySHA256, "s3", region, time.Now()); err != nil {
+				return nil, fmt.Errorf("signing the request for %s: %w", red, err)
+			}
+		}
+		lg.Info("GET %s (region %s): attempt #%d", red, region, attempt)
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, transient(fmt.Errorf("GET %s: %w", red, stripURL(err)))
+		}
+		lg.Info("GET result: %s", resp.Status)
+		if resp.StatusCode == http.StatusOK {
+			return withSize(resp.Body, resp.ContentLength), nil
+		}
+		detail := s3ErrorDetail(resp)
+		switch code := resp.StatusCode; {
+		case code == http.StatusNotFound:
+			return nil, fmt.Errorf("GET %s: %w: %s%s", red, ErrNotFound, resp.Status, detail)
+		case code >= 500 || code == http.StatusTooManyRequests:
+			return nil, transient(fmt.Errorf("GET %s: server responded %s%s", red, resp.Status, detail))
+		default:
+			return nil, fmt.Errorf("GET %s: %w: %s%s", red, ErrFailed, resp.Status, detail)
+		}
 	}, nil
+}
+
+// s3ErrorDetail reads the error code and message of an S3 XML error body
+// (" (Code: Message)"), and closes the body.
+func s3ErrorDetail(resp *http.Response) string {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	field := func(name string) string {
+		_, rest, ok := strings.Cut(string(b), "<"+name+">")
+		if !ok {
+			return ""
+		}
+		v, _, _ := strings.Cut(rest, "</"+name+">")
+		return strings.TrimSpace(v)
+	}
+	code, msg := field("Code"), field("Message")
+	switch {
+	case code == "":
+		return ""
+	case msg == "":
+		return " (" + code + ")"
+	}
+	return " (" + code + ": " + msg + ")"
+}
+
+// objectURL addresses the object: an access point's own host, a bucket's
+// virtual host (dual-stack), or path-style under endpoint (tests and
+// S3-compatible stores) and for bucket names that cannot be host labels.
+func (t *s3Target) objectURL(endpoint, region string) (*url.URL, error) {
+	key := "/" + s3Escape(t.key)
+	var base, path string
+	switch {
+	case t.accessPoint != "":
+		host := t.accessPoint + ".s3-accesspoint.dualstack." + region + "." + dnsSuffix(region)
+		if endpoint != "" {
+			base, path = strings.TrimSuffix(endpoint, "/"), "/"+t.accessPoint+key
+		} else {
+			base, path = "https://"+host, key
+		}
+	case endpoint != "":
+		base, path = strings.TrimSuffix(endpoint, "/"), "/"+s3Escape(t.bucket)+key
+	case virtualHostable(t.bucket):
+		base, path = "https://"+t.bucket+".s3.dualstack."+region+"."+dnsSuffix(region), key
+	default:
+		base, path = "https://s3.dualstack."+region+"."+dnsSuffix(region), "/"+s3Escape(t.bucket)+key
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("S3 endpoint: %w", err)
+	}
+	u.RawPath = strings.TrimSuffix(u.EscapedPath(), "/") + path
+	u.Path, err = url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, err
+	}
+	if t.versionID != "" {
+		u.RawQuery = url.Values{"versionId": {t.versionID}}.Encode()
+	}
+	return u, nil
+}
+
+func dnsSuffix(region string) string {
+	if strings.HasPrefix(region, "cn-") {
+		return "amazonaws.com.cn"
+	}
+	return "amazonaws.com"
+}
+
+// virtualHostable reports whether bucket can be a TLS-valid host label:
+// 3-63 lower-case letters, digits and hyphens, no dots.
+func virtualHostable(bucket string) bool {
+	if len(bucket) < 3 || len(bucket) > 63 || bucket[0] == '-' || bucket[len(bucket)-1] == '-' {
+		return false
+	}
+	for _, c := range bucket {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// s3Escape percent-encodes a key the way SigV4 wants S3 paths: every byte
+// but the unreserved ones and "/".
+func s3Escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~/", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
 
 // bucketRegion asks S3 for a bucket's region (the x-amz-bucket-region

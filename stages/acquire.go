@@ -252,11 +252,6 @@ func (r *renderer) render(ctx context.Context, cfg config.Config, depth int, kin
 	cfg.Ignition.Config = config.IgnitionConfig{}
 	acc := cfg
 	for _, m := range merges {
-		if m.Source == nil || *m.Source == "" {
-			// spec 3.0 lets a merge entry omit its source: nothing to merge
-			r.o.Log.Warn("ignoring a config merge entry without a source")
-			continue
-		}
 		child, err := r.fetchConfig(ctx, m, kind)
 		if err != nil {
 			return cfg, err

@@ -61,6 +61,14 @@ type Context struct {
 	FetchWorkers int
 }
 
+// ProviderFile is a file a platform asks the files stage to write into the
+// root (absolute path in the root, mode, contents).
+type ProviderFile struct {
+	Path string `json:"path"`
+	Mode uint32 `json:"mode"`
+	Data []byte `json:"data"`
+}
+
 // State is carried between stage invocations (written to the state file
 // between processes, 0600). Key material stays in files with 0400/0600
 // modes, never in the state itself.
@@ -81,6 +89,10 @@ type State struct {
 
 	// FetchedConfigs lists the configs acquisition used (sources redacted).
 	FetchedConfigs []FetchedConfig `json:"fetchedConfigs,omitempty"`
+	// ProviderFiles are files the platform handed over with the config
+	// (hyperv: the KVP pool files), for the files stage to write. They may
+	// hold the config itself, like the config cache.
+	ProviderFiles []ProviderFile `json:"providerFiles,omitempty"`
 	// Stages records every stage run so far, in order, for the result file.
 	Stages []StageRecord `json:"stages,omitempty"`
 }

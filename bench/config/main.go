@@ -1,26 +1,32 @@
-// Command config benchmarks config.Parse (parse + validate) on a large
-// generated config against encoding/json decoding the same bytes into
-// map[string]any, in the same run. Run: go run ./bench/config
+// Command config benchmarks parse + validate of a large generated config
+// (20,000 entries) as a user sees it: whole `flint validate` processes
+// against, in the same run, whole processes that read the same file and
+// decode it with encoding/json into map[string]any (the floor). It prints
+// the median wall time of each, their ratio (target ≤ 3×) and each side's
+// peak RSS (target for flint ≤ 35 MiB), then the same comparison in-process
+// for reference.
+//
+// Usage: go run ./bench/config [-flint bin/flint] [-runs 9]
 package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
-	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/flintboot/flint/config"
 )
 
-const (
-	files, dirs, links, units, users = 6000, 4000, 4000, 3000, 3000 // 20,000 entries
-	iterations                       = 7
-)
+const files, dirs, links, units, users = 6000, 4000, 4000, 3000, 3000 // 20,000 entries
 
 func generate() []byte {
 	var b bytes.Buffer
@@ -29,7 +35,8 @@ func generate() []byte {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"path":"/srv/d%d/f%d","mode":420,"overwrite":true,"contents":{"source":"data:,hello%%20%d","verification":{"hash":"sha256-%064x"}},"user":{"id":%d}}`, i%100, i, i, i, i%1000)
+		sum := sha256.Sum256([]byte(fmt.Sprintf("hello %d", i))) // validate checks data: contents against the hash
+		fmt.Fprintf(&b, `{"path":"/srv/d%d/f%d","mode":420,"overwrite":true,"contents":{"source":"data:,hello%%20%d","verification":{"hash":"sha256-%x"}},"user":{"id":%d}}`, i%100, i, i, sum, i%1000)
 	}
 	b.WriteString(`],"directories":[`)
 	for i := 0; i < dirs; i++ {
@@ -63,95 +70,153 @@ func generate() []byte {
 	return b.Bytes()
 }
 
+// floor is the child side of the floor measurement: read the file and
+// decode it into a map, as a program with no rules would.
+func floor(path string) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	runtime.KeepAlive(m)
+}
+
+type sample struct {
+	wall time.Duration
+	rss  int64 // KiB
+}
+
+func runProc(name string, args ...string) (sample, error) {
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	s := sample{wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.rss = ru.Maxrss
+	}
+	if err != nil {
+		return s, fmt.Errorf("%s %v: %v\n%s", name, args, err, out.String())
+	}
+	return s, nil
+}
+
 func median(d []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
 }
 
-// peakHeap samples HeapInuse while fn runs and returns the maximum.
-func peakHeap(fn func()) uint64 {
-	runtime.GC()
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
-	fn()
-	close(stop)
-	<-done
-	return peak.Load()
-}
-
-func allocs(fn func()) uint64 {
-	var a, b runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&a)
-	fn()
-	runtime.ReadMemStats(&b)
-	return b.TotalAlloc - a.TotalAlloc
-}
-
-func vmHWM() string {
-	st, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "n/a"
+func stats(ss []sample) (wall time.Duration, rssMed, rssMax float64) {
+	var walls []time.Duration
+	var rss []int64
+	for _, s := range ss {
+		walls = append(walls, s.wall)
+		rss = append(rss, s.rss)
 	}
-	for _, l := range strings.Split(string(st), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			return strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:"))
-		}
-	}
-	return "n/a"
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	return median(walls), float64(rss[len(rss)/2]) / 1024, float64(rss[len(rss)-1]) / 1024
 }
 
 func main() {
+	floorFile := flag.String("floor", "", "internal: run the floor child on this file")
+	bin := flag.String("flint", "bin/flint", "flint binary")
+	runs := flag.Int("runs", 9, "runs per side (median reported)")
+	flag.Parse()
+	if *floorFile != "" {
+		floor(*floorFile)
+		return
+	}
+	if err := run(*bin, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/config:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin string, runs int) error {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "flint-bench-config-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
 	raw := generate()
-	parse := func() {
-		_, r, err := config.Parse(raw)
+	path := filepath.Join(dir, "big.ign")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return err
+	}
+	var fl, fo []sample
+	for i := 0; i < runs+1; i++ { // the first round warms the page cache
+		a, err := runProc(self, "-floor", path)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench config invalid: %v (%d entries)\n", err, len(r.Entries))
+			return err
+		}
+		b, err := runProc(bin, "validate", path)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fo, fl = append(fo, a), append(fl, b)
+		}
+	}
+	fw, frm, frx := stats(fl)
+	ow, orm, orx := stats(fo)
+	fmt.Printf("config: %d bytes, %d entries (files %d, directories %d, links %d, units %d, users %d); whole processes, median of %d\n",
+		len(raw), files+dirs+links+units+users, files, dirs, links, units, users, runs)
+	fmt.Printf("  flint validate         %7.1f ms   peak RSS %5.1f MiB (max %5.1f; target <= 35)\n", ms(fw), frm, frx)
+	fmt.Printf("  encoding/json -> map   %7.1f ms   peak RSS %5.1f MiB (max %5.1f)\n", ms(ow), orm, orx)
+	fmt.Printf("  time ratio             %7.2fx (target <= 3x)\n", float64(fw)/float64(ow))
+
+	// the same in-process, for reference (no process start, no reading)
+	parse := func() {
+		if _, r, err := config.Parse(raw); err != nil {
+			fmt.Fprintf(os.Stderr, "bench config invalid: %v\n%v\n", err, r)
 			os.Exit(1)
 		}
 	}
-	floor := func() {
+	decode := func() {
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
-	parse() // warm up and check validity
-	floor()
+	parse()
+	decode()
 	var tp, tf []time.Duration
-	for i := 0; i < iterations; i++ {
+	for i := 0; i < runs; i++ {
 		t0 := time.Now()
-		floor()
+		decode()
 		tf = append(tf, time.Since(t0))
 		t0 = time.Now()
 		parse()
 		tp = append(tp, time.Since(t0))
 	}
-	mp, mf := median(tp), median(tf)
-	fmt.Printf("config bytes:              %d (%d entries: files %d, directories %d, links %d, units %d, users %d)\n",
-		len(raw), files+dirs+links+units+users, files, dirs, links, units, users)
-	fmt.Printf("config.Parse (median of %d): %v\n", iterations, mp)
-	fmt.Printf("json→map[string]any median: %v\n", mf)
-	fmt.Printf("ratio:                     %.2fx (target <= 3x)\n", float64(mp)/float64(mf))
-	fmt.Printf("allocated per Parse:       %.1f MiB (json→map: %.1f MiB)\n", float64(allocs(parse))/(1<<20), float64(allocs(floor))/(1<<20))
-	fmt.Printf("peak heap in use (Parse):  %.1f MiB (json→map: %.1f MiB)\n", float64(peakHeap(parse))/(1<<20), float64(peakHeap(floor))/(1<<20))
-	fmt.Printf("process VmHWM:             %s\n", vmHWM())
+	fmt.Printf("  in-process: config.Parse %.1f ms, json->map %.1f ms, ratio %.2fx; allocated %.1f MiB vs %.1f MiB\n",
+		ms(median(tp)), ms(median(tf)), float64(median(tp))/float64(median(tf)), allocs(parse), allocs(decode))
+	return nil
 }
+
+func allocs(fn func()) float64 {
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	fn()
+	runtime.ReadMemStats(&b)
+	return float64(b.TotalAlloc-a.TotalAlloc) / (1 << 20)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

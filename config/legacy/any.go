@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/coreos/go-semver/semver"
-	"github.com/coreos/vcontext/report"
 	"github.com/flintboot/flint/config"
 )
 
@@ -33,22 +32,27 @@ func ParseAny(raw []byte) (config.Config, config.Report, error) {
 
 // ParseAnyResult is ParseAny with the detected versions.
 func ParseAnyResult(raw []byte) (Result, error) {
-	spec, ver, rpt, err := Detect(raw)
+	spec, ver, doc, rpt, err := detect(raw)
 	res := Result{Spec: spec, Declared: ver, Report: rpt}
 	if err != nil {
 		return res, err
 	}
 	if spec == Spec3 {
-		cfg, r, err := config.Parse(raw)
+		cfg, r, err := config.ParseDocument(doc)
 		res.Config, res.Report, res.Effective = cfg, r, ver
 		return res, err
 	}
-	old, _, r, err := Parse2(raw)
+	old, _, r, err := parseOld(doc, spec, ver)
 	res.Report = r
 	if err != nil {
 		return res, err
 	}
 	cfg3, tr := Translate(old)
+	if spec == Spec2 {
+		doc.Locate(&tr) // the refusals name 2.x paths of this document
+	} else {
+		config.MakePrintable(&tr) // spec 1: the paths are those of its 2.0 translation
+	}
 	res.Report.Merge(tr)
 	if tr.IsFatal() {
 		return res, fmt.Errorf("translating spec %s config to spec 3: %w", spec, config.ErrInvalid)
@@ -127,6 +131,3 @@ func hideOEMSources(c *config.Config) func(*config.Config) {
 		})
 	}
 }
-
-// keep report imported for callers that inspect kinds
-var _ = report.Error

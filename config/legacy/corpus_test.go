@@ -3,8 +3,7 @@ package legacy
 import (
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"slices"
 	"testing"
 
 	"github.com/coreos/vcontext/report"
@@ -116,9 +115,9 @@ func TestCorpusVerdicts(t *testing.T) {
 func same(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	g, w := append([]string{}, got...), append([]string{}, want...)
-	sort.Strings(g)
-	sort.Strings(w)
-	if strings.Join(g, "\n") != strings.Join(w, "\n") {
+	slices.Sort(g)
+	slices.Sort(w)
+	if !slices.Equal(g, w) {
 		t.Errorf("%s = %q, want %q", what, got, want)
 	}
 }

@@ -1,6 +1,8 @@
 package legacy
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"testing"
 
@@ -135,3 +137,97 @@ func TestSpec1ContentsEscaped(t *testing.T) {
 }
 
 func intPtr(i int) *int { return &i }
+
+// networkd.units[].dropins exist from spec 2.2 (flatcar/ignition
+// config/v2_2 types NetworkdDropin; 2.1 has none). A drop-in needs a .conf
+// name and valid unit contents, and becomes a file
+// /etc/systemd/network/<unit>.d/<name> (mode 0644, overwritten), as in
+// ign-converter's v24tov31 translateNetworkd.
+func TestNetworkdDropins(t *testing.T) {
+	unit := func(ver, dropin string) string {
+		return `{"ignition":{"version":"` + ver + `"},"networkd":{"units":[{"name":"00-eth0.network",
+ "contents":"[Match]\nName=eth0\n","dropins":[` + dropin + `]}]}}`
+	}
+	for _, ver := range []string{"2.2.0", "2.3.0", "2.4.0"} {
+		cfg, r := mustParse(t, unit(ver, `{"name":"10-dns.conf","contents":"[Network]\nDNS=192.0.2.53\n"}`))
+		var got *config.File
+		for i := range cfg.Storage.Files {
+			if cfg.Storage.Files[i].Path == "/etc/systemd/network/00-eth0.network.d/10-dns.conf" {
+				got = &cfg.Storage.Files[i]
+			}
+		}
+		if got == nil || got.Mode == nil || *got.Mode != 0o644 || got.Overwrite == nil || !*got.Overwrite {
+			t.Fatalf("%s: drop-in not translated to a 0644 file: %+v\n%v", ver, cfg.Storage.Files, r)
+		}
+		d, err := dataurl.DecodeString(*got.Contents.Source)
+		if err != nil || string(d.Data) != "[Network]\nDNS=192.0.2.53\n" {
+			t.Fatalf("%s: contents %q %v", ver, d.Data, err)
+		}
+		if len(r.Entries) != 0 {
+			t.Errorf("%s: unexpected entries\n%v", ver, r)
+		}
+	}
+	// 2.1 has no drop-ins: an unrecognized key, and nothing written
+	cfg, r := mustParse(t, unit("2.1.0", `{"name":"10-dns.conf","contents":"[Network]\nDNS=192.0.2.53\n"}`))
+	if len(cfg.Storage.Files) != 1 || !hasEntry(r, report.Warn, "$.networkd.units.0.dropins", "unrecognized key: dropins") {
+		t.Errorf("2.1: files %+v\n%v", cfg.Storage.Files, r)
+	}
+	for _, c := range []struct{ name, dropin, path, msg string }{
+		{"bad extension", `{"name":"10-dns.network","contents":"[Network]\nDNS=192.0.2.53\n"}`, "$.networkd.units.0.dropins.0.name", "invalid networkd drop-in extension"},
+		{"no extension", `{"name":"10-dns"}`, "$.networkd.units.0.dropins.0.name", "invalid networkd drop-in extension"},
+		{"bad contents", `{"name":"10-dns.conf","contents":"[Network"}`, "$.networkd.units.0.dropins.0.contents", "invalid unit content"},
+	} {
+		_, r, err := ParseAny([]byte(unit("2.3.0", c.dropin)))
+		if err == nil || !hasEntry(r, report.Error, c.path, c.msg) {
+			t.Errorf("%s: want %q at %s, got %v\n%v", c.name, c.msg, c.path, err, r)
+			continue
+		}
+		for _, e := range r.Entries {
+			if e.Kind == report.Error && (e.Marker.StartP == nil || e.Marker.StartP.Line != 2) {
+				t.Errorf("%s: entry without its line: %v", c.name, e)
+			}
+		}
+	}
+}
+
+// ErrZeroesWithShouldNotExist is Flatcar's 2.3/2.4 rule (issue 16: no 3.x
+// validator has it). The legacy path refuses such a config with Flatcar's
+// message at the 2.x path, whatever the 3.x rules say about the translation.
+func TestZeroesWithShouldNotExistLegacyOnly(t *testing.T) {
+	disk := `"storage":{"disks":[{"device":"/dev/sdb","partitions":[{"number":0,"label":"data","sizeMiB":10},{"number":2,"shouldExist":false}]}]}}`
+	for _, ver := range []string{"2.3.0", "2.4.0"} {
+		_, r, err := ParseAny([]byte(`{"ignition":{"version":"` + ver + `"},` + "\n" + disk))
+		if err == nil {
+			t.Fatalf("%s: accepted\n%v", ver, r)
+		}
+		var hit bool
+		for _, e := range r.Entries {
+			if e.Kind == report.Error && e.Message == ErrZeroesWithShouldNotExist.Error() && e.Context.String() == "$.storage.disks.0.partitions" {
+				hit = e.Marker.StartP != nil && e.Marker.StartP.Line == 2
+			}
+		}
+		if !hit {
+			t.Errorf("%s: no %q at $.storage.disks.0.partitions (line 2):\n%v", ver, ErrZeroesWithShouldNotExist, r)
+		}
+	}
+	// the rule does not exist before 2.3 (no shouldExist there: the key is
+	// unrecognized, and the config is refused only for its 2.2 sectors)
+	_, r, _ := ParseAny([]byte(`{"ignition":{"version":"2.2.0"},` + disk))
+	if hasEntry(r, report.Error, "", ErrZeroesWithShouldNotExist.Error()) {
+		t.Errorf("2.2 refused with a 2.3 rule:\n%v", r)
+	}
+}
+
+// The 2.x parsers gunzip the config before looking for a cloud-config or a
+// script on its first line.
+func TestDetectGzippedNonConfigs(t *testing.T) {
+	for in, want := range map[string]error{"#cloud-config\nhostname: x\n": config.ErrCloudConfig, "#!/bin/sh\necho hi\n": config.ErrScript} {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(in))
+		zw.Close()
+		if _, _, _, err := Detect(b.Bytes()); !errors.Is(err, want) {
+			t.Errorf("gzipped %q: %v, want %v", in, err, want)
+		}
+	}
+}

@@ -55,9 +55,9 @@ func TestDetect(t *testing.T) {
 		{`{}`, SpecUnknown, config.ErrUnknownVersion},
 		{`{"ignition": {"version": "3.4.0"}}`, Spec3, nil},
 		{``, SpecUnknown, config.ErrEmpty},
-		{"#cloud-config\nhostname: x", SpecUnknown, ErrCloudConfig},
-		{"#cloud-config \n", SpecUnknown, ErrCloudConfig},
-		{"#!/bin/sh\necho hi", SpecUnknown, ErrScript},
+		{"#cloud-config\nhostname: x", SpecUnknown, config.ErrCloudConfig},
+		{"#cloud-config \n", SpecUnknown, config.ErrCloudConfig},
+		{"#!/bin/sh\necho hi", SpecUnknown, config.ErrScript},
 		{`{"ignition": {"version": "2.0.0"},}`, SpecUnknown, config.ErrInvalid},
 	}
 	for _, c := range cases {

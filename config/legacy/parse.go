@@ -1,14 +1,12 @@
 package legacy
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
-	"errors"
 	"io"
-	"reflect"
+	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 
 	"github.com/coreos/go-semver/semver"
@@ -16,13 +14,6 @@ import (
 	"github.com/coreos/vcontext/report"
 	"github.com/coreos/vcontext/tree"
 	"github.com/flintboot/flint/config"
-)
-
-// Errors of the legacy parsers (texts as the 2.x parsers had them).
-var (
-	ErrCloudConfig = errors.New("not a config (found coreos-cloudconfig)")
-	ErrScript      = errors.New("not a config (found coreos-cloudinit script)")
-	ErrDeprecated  = errors.New("config format deprecated")
 )
 
 // Versions2 are the 2.x versions Flatcar accepts, oldest first. No
@@ -50,36 +41,27 @@ func (s Spec) String() string {
 	return [...]string{"unknown", "1", "2.x", "3.x"}[s]
 }
 
-func decompressIfGzipped(raw []byte) []byte {
-	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
-		return raw
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return raw
-	}
-	out, err := io.ReadAll(io.LimitReader(zr, 1<<20))
-	if err != nil && len(out) == 0 {
-		return raw
-	}
-	return out
-}
-
+// firstLine returns the first line of raw (gunzipped first if it is gzip
+// data, as the 2.x parsers did), without trailing white space. It reads at
+// most 256 bytes of it, enough to tell a cloud-config or a script.
 func firstLine(raw []byte) string {
-	s := string(decompressIfGzipped(raw))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+	var r io.Reader = bytes.NewReader(raw)
+	if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+		if zr, err := gzip.NewReader(bytes.NewReader(raw)); err == nil {
+			r = zr
+		}
 	}
-	return strings.TrimRightFunc(s, unicode.IsSpace)
+	line, _ := bufio.NewReaderSize(r, 256).ReadSlice('\n')
+	return strings.TrimRightFunc(string(line), unicode.IsSpace)
 }
 
-func isCloudConfig(raw []byte) bool { return firstLine(raw) == "#cloud-config" }
-func isScript(raw []byte) bool      { return strings.HasPrefix(firstLine(raw), "#!") }
-
+// versionProbe reads what tells the spec family apart, with the decoder's
+// leniencies (case-insensitive keys, the last of repeated keys) and without
+// type errors for the version fields themselves.
 type versionProbe struct {
-	IgnitionVersion any `json:"ignitionVersion"`
+	IgnitionVersion config.RawValue `json:"ignitionVersion"`
 	Ignition        struct {
-		Version any `json:"version"`
+		Version config.RawValue `json:"version"`
 	} `json:"ignition"`
 }
 
@@ -88,49 +70,71 @@ type versionProbe struct {
 // string must be exact; anything else (absent, unparsable, older than 2.0.0)
 // is spec 1 if `ignitionVersion` is 1 and unsupported otherwise.
 func Detect(raw []byte) (Spec, semver.Version, config.Report, error) {
+	spec, ver, _, rpt, err := detect(raw)
+	return spec, ver, rpt, err
+}
+
+// detect is Detect that also returns the document, read once for the
+// whole parse.
+func detect(raw []byte) (Spec, semver.Version, *config.Document, config.Report, error) {
+	var none semver.Version
 	if len(raw) == 0 {
-		return SpecUnknown, semver.Version{}, config.Report{}, config.ErrEmpty
+		return SpecUnknown, none, nil, config.Report{}, config.ErrEmpty
 	}
-	if isCloudConfig(raw) {
-		return SpecUnknown, semver.Version{}, config.Report{}, ErrCloudConfig
+	switch line := firstLine(raw); {
+	case line == "#cloud-config":
+		return SpecUnknown, none, nil, config.Report{}, config.ErrCloudConfig
+	case strings.HasPrefix(line, "#!"):
+		return SpecUnknown, none, nil, config.Report{}, config.ErrScript
 	}
-	if isScript(raw) {
-		return SpecUnknown, semver.Version{}, config.Report{}, ErrScript
+	doc, rpt, err := config.ReadDocument(raw)
+	if err != nil {
+		return SpecUnknown, none, nil, rpt, err
 	}
 	var probe versionProbe
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return SpecUnknown, semver.Version{}, jsonErrorReport(raw, err), config.ErrInvalid
+	if _, r := doc.Decode(&probe, none); len(r.Entries) > 0 {
+		r.Merge(doc.Notes())
+		doc.Locate(&r)
+		return SpecUnknown, none, doc, r, config.ErrInvalid
 	}
-	vs, _ := probe.Ignition.Version.(string)
-	if v, err := semver.NewVersion(vs); err == nil {
-		if v.Major >= 3 {
-			return Spec3, *v, config.Report{}, nil
-		}
-		if !v.LessThan(Versions2[0]) {
-			for _, k := range Versions2 {
-				if *v == k {
-					return Spec2, *v, config.Report{}, nil
-				}
+	if pv := probe.Ignition.Version; pv.Kind == "string" {
+		if v, err := semver.NewVersion(pv.Text); err == nil {
+			if v.Major >= 3 {
+				return Spec3, *v, doc, config.Report{}, nil
 			}
-			return SpecUnknown, *v, config.Report{}, config.ErrUnknownVersion
+			if !v.LessThan(Versions2[0]) {
+				for _, k := range Versions2 {
+					if *v == k {
+						return Spec2, *v, doc, config.Report{}, nil
+					}
+				}
+				return SpecUnknown, *v, doc, config.Report{}, config.ErrUnknownVersion
+			}
 		}
 	}
-	if n, ok := probe.IgnitionVersion.(float64); ok && n == 1 {
-		return Spec1, semver.Version{Major: 1}, config.Report{}, nil
+	if iv := probe.IgnitionVersion; iv.Kind == "number" {
+		if n, err := strconv.ParseFloat(iv.Text, 64); err == nil && n == 1 {
+			return Spec1, semver.Version{Major: 1}, doc, config.Report{}, nil
+		}
 	}
-	return SpecUnknown, semver.Version{}, config.Report{}, config.ErrUnknownVersion
+	return SpecUnknown, none, doc, config.Report{}, config.ErrUnknownVersion
 }
 
 // Parse2 parses a 2.x config under the rules of its declared version and
 // returns it in the 2.4 shape.
 func Parse2(raw []byte) (Config, semver.Version, config.Report, error) {
-	spec, ver, rpt, err := Detect(raw)
+	spec, ver, doc, rpt, err := detect(raw)
 	if err != nil {
 		return Config{}, ver, rpt, err
 	}
+	return parseOld(doc, spec, ver)
+}
+
+// parseOld parses a spec 1 or 2.x document and returns it in the 2.4 shape.
+func parseOld(doc *config.Document, spec Spec, ver semver.Version) (Config, semver.Version, config.Report, error) {
 	switch spec {
 	case Spec1:
-		c1, r, err := ParseV1(raw)
+		c1, r, err := parseV1(doc)
 		if err != nil {
 			return Config{}, ver, r, err
 		}
@@ -138,29 +142,42 @@ func Parse2(raw []byte) (Config, semver.Version, config.Report, error) {
 		liftTo24(&cfg, ver)
 		return cfg, ver, r, nil
 	case Spec2:
-		cfg, r, err := parse2(raw, ver)
+		cfg, r, err := parse2(doc, ver)
 		return cfg, ver, r, err
 	}
 	return Config{}, ver, config.Report{}, config.ErrUnknownVersion
 }
 
-func parse2(raw []byte, ver semver.Version) (Config, config.Report, error) {
-	root, err := buildTree(raw)
-	if err != nil {
-		return Config{}, jsonErrorReport(raw, err), config.ErrInvalid
+// decodeOld decodes doc into v under the key set of version ver and
+// reports, as the 2.x parsers did, every key not decoded exactly.
+func decodeOld(doc *config.Document, v any, ver semver.Version) (config.Report, error) {
+	unused, r := doc.Decode(v, ver)
+	if len(r.Entries) > 0 {
+		return r, config.ErrInvalid
 	}
+	for _, u := range unused {
+		r.Entries = append(r.Entries, report.Entry{Kind: report.Warn,
+			Message: "Config has unrecognized key: " + u.Key, Context: u.Path, Marker: tree.Marker{StartP: u.Pos}})
+		if u.Fold != "" && u.Since == "" {
+			r.Entries = append(r.Entries, report.Entry{Kind: report.Info,
+				Message: "Did you mean " + u.Fold + " instead of " + u.Key, Context: u.Path, Marker: tree.Marker{StartP: u.Pos}})
+		}
+	}
+	return r, nil
+}
+
+func parse2(doc *config.Document, ver semver.Version) (Config, config.Report, error) {
 	var cfg Config
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return Config{}, jsonErrorReport(raw, err), config.ErrInvalid
+	r, err := decodeOld(doc, &cfg, ver)
+	doc.Compact()
+	if err == nil {
+		v := &validator{ver: ver}
+		v.config(&cfg)
+		r.Merge(v.r)
 	}
-	var r report.Report
-	w := keyWalker{ver: ver, r: &r}
-	w.walk(root, reflect.ValueOf(&cfg).Elem(), nil)
-	v := &validator{ver: ver}
-	v.config(&cfg)
-	r.Merge(v.r)
-	locate(raw, root, &r)
-	if r.IsFatal() {
+	r.Merge(doc.Notes())
+	doc.Locate(&r)
+	if err != nil || r.IsFatal() {
 		return Config{}, r, config.ErrInvalid
 	}
 	liftTo24(&cfg, ver)
@@ -226,129 +243,29 @@ func liftTo24(cfg *Config, ver semver.Version) {
 
 // ParseV1 parses a spec 1 config.
 func ParseV1(raw []byte) (V1Config, config.Report, error) {
-	root, err := buildTree(raw)
+	doc, r, err := config.ReadDocument(raw)
 	if err != nil {
-		return V1Config{}, jsonErrorReport(raw, err), config.ErrInvalid
+		return V1Config{}, r, err
 	}
+	return parseV1(doc)
+}
+
+func parseV1(doc *config.Document) (V1Config, config.Report, error) {
 	var cfg V1Config
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return V1Config{}, jsonErrorReport(raw, err), config.ErrInvalid
-	}
-	if cfg.IgnitionVersion != 1 {
+	r, err := decodeOld(doc, &cfg, semver.Version{Major: 1})
+	if err == nil && cfg.IgnitionVersion != 1 {
 		return V1Config{}, config.Report{}, config.ErrUnknownVersion
 	}
-	var r report.Report
-	w := keyWalker{ver: semver.Version{Major: 1}, r: &r}
-	w.walk(root, reflect.ValueOf(&cfg).Elem(), nil)
-	v := &validator{ver: semver.Version{Major: 1}}
-	v.v1(&cfg)
-	r.Merge(v.r)
-	r.Entries = append(r.Entries, report.Entry{Kind: report.Warn, Message: ErrDeprecated.Error(), Context: vpath.New("json", "ignitionVersion")})
-	locate(raw, root, &r)
-	if r.IsFatal() {
+	if err == nil {
+		v := &validator{ver: semver.Version{Major: 1}}
+		v.v1(&cfg)
+		r.Merge(v.r)
+		r.Entries = append(r.Entries, report.Entry{Kind: report.Warn, Message: config.ErrDeprecated.Error(), Context: vpath.New("json", "ignitionVersion")})
+	}
+	r.Merge(doc.Notes())
+	doc.Locate(&r)
+	if err != nil || r.IsFatal() {
 		return V1Config{}, r, config.ErrInvalid
 	}
 	return cfg, r, nil
-}
-
-// ---- unrecognized keys -----------------------------------------------------
-
-type fieldInfo struct {
-	name  string
-	index []int
-	since *semver.Version
-}
-
-var fieldCache sync.Map // reflect.Type -> []fieldInfo
-
-func fieldsOf(t reflect.Type) []fieldInfo {
-	if f, ok := fieldCache.Load(t); ok {
-		return f.([]fieldInfo)
-	}
-	var out []fieldInfo
-	var walk func(t reflect.Type, prefix []int)
-	walk = func(t reflect.Type, prefix []int) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			idx := append(append([]int{}, prefix...), i)
-			if f.Anonymous {
-				walk(f.Type, idx)
-				continue
-			}
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "" || name == "-" {
-				continue
-			}
-			fi := fieldInfo{name: name, index: idx}
-			if s := f.Tag.Get("since"); s != "" {
-				fi.since = semver.New(s)
-			}
-			out = append(out, fi)
-		}
-	}
-	walk(t, nil)
-	fieldCache.Store(t, out)
-	return out
-}
-
-type keyWalker struct {
-	ver semver.Version
-	r   *report.Report
-}
-
-func (w *keyWalker) walk(n *node, v reflect.Value, p []any) {
-	if n == nil {
-		return
-	}
-	switch v.Kind() {
-	case reflect.Pointer:
-		if !v.IsNil() {
-			w.walk(n, v.Elem(), p)
-		}
-	case reflect.Slice:
-		if n.kind != '[' {
-			return
-		}
-		for i := 0; i < v.Len() && i < len(n.elems); i++ {
-			w.walk(n.elems[i], v.Index(i), append(append([]any{}, p...), i))
-		}
-	case reflect.Struct:
-		if n.kind != '{' {
-			return
-		}
-		fields := fieldsOf(v.Type())
-		for _, m := range n.members {
-			exact, fold := -1, -1
-			for i := range fields {
-				if fields[i].name == m.key {
-					exact = i
-				} else if fold < 0 && lowerEq(fields[i].name, m.key) {
-					fold = i
-				}
-			}
-			fi := exact
-			if fi < 0 {
-				fi = fold
-			}
-			usable := fi >= 0 && (fields[fi].since == nil || !w.ver.LessThan(*fields[fi].since))
-			if exact < 0 || !usable {
-				kp := append(append([]any{}, p...), tree.Key(m.key))
-				w.r.Entries = append(w.r.Entries, report.Entry{Kind: report.Warn,
-					Message: "Config has unrecognized key: " + m.key, Context: vpath.New("json", kp...)})
-				if exact < 0 && fold >= 0 && usable {
-					w.r.Entries = append(w.r.Entries, report.Entry{Kind: report.Info,
-						Message: "Did you mean " + fields[fold].name + " instead of " + m.key, Context: vpath.New("json", kp...)})
-				}
-			}
-			if fi < 0 {
-				continue
-			}
-			fv := v.FieldByIndex(fields[fi].index)
-			if !usable {
-				fv.SetZero()
-				continue
-			}
-			w.walk(m.val, fv, append(append([]any{}, p...), fields[fi].name))
-		}
-	}
 }

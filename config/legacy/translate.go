@@ -43,7 +43,7 @@ func TranslateV1(old V1Config) Config {
 	for _, r := range old.Storage.Arrays {
 		nr := Raid{Name: r.Name, Level: r.Level, Spares: r.Spares}
 		for _, d := range r.Devices {
-			nr.Devices = append(nr.Devices, Device(d))
+			nr.Devices = append(nr.Devices, config.Device(d))
 		}
 		c.Storage.Raid = append(c.Storage.Raid, nr)
 	}
@@ -56,11 +56,9 @@ func TranslateV1(old V1Config) Config {
 		for _, f := range fs.Files {
 			uid, gid, mode := f.UID, f.GID, f.Mode
 			c.Storage.Files = append(c.Storage.Files, File{
-				Node: Node{Filesystem: name, Path: f.Path, User: &NodeUser{ID: &uid}, Group: &NodeGroup{ID: &gid}},
-				FileEmbedded1: FileEmbedded1{
-					Mode:     &mode,
-					Contents: FileContents{Source: "data:," + dataurl.EscapeString(f.Contents)},
-				},
+				Node:     Node{Filesystem: name, Path: f.Path, User: &NodeUser{ID: &uid}, Group: &NodeGroup{ID: &gid}},
+				Mode:     &mode,
+				Contents: FileContents{Source: "data:," + dataurl.EscapeString(f.Contents)},
 			})
 		}
 	}
@@ -81,7 +79,7 @@ func TranslateV1(old V1Config) Config {
 			nu.PasswordHash = &h
 		}
 		for _, k := range u.SSHAuthorizedKeys {
-			nu.SSHAuthorizedKeys = append(nu.SSHAuthorizedKeys, SSHAuthorizedKey(k))
+			nu.SSHAuthorizedKeys = append(nu.SSHAuthorizedKeys, config.SSHAuthorizedKey(k))
 		}
 		if cr := u.Create; cr != nil {
 			nc := &Usercreate{UID: cr.UID, Gecos: cr.GECOS, HomeDir: cr.Homedir, NoCreateHome: cr.NoCreateHome,
@@ -280,13 +278,10 @@ func Translate(cfg Config) (config.Config, config.Report) {
 	for _, ca := range cfg.Ignition.Security.TLS.CertificateAuthorities {
 		ig.Security.TLS.CertificateAuthorities = append(ig.Security.TLS.CertificateAuthorities, resource(ca.Source, ca.Verification, ca.HTTPHeaders, ""))
 	}
-	ig.Timeouts.HTTPResponseHeaders = cfg.Ignition.Timeouts.HTTPResponseHeaders
-	ig.Timeouts.HTTPTotal = cfg.Ignition.Timeouts.HTTPTotal
+	ig.Timeouts = cfg.Ignition.Timeouts
 	ig.Proxy.HTTPProxy = strP(cfg.Ignition.Proxy.HTTPProxy)
 	ig.Proxy.HTTPSProxy = strP(cfg.Ignition.Proxy.HTTPSProxy)
-	for _, n := range cfg.Ignition.Proxy.NoProxy {
-		ig.Proxy.NoProxy = append(ig.Proxy.NoProxy, config.NoProxyItem(n))
-	}
+	ig.Proxy.NoProxy = cfg.Ignition.Proxy.NoProxy
 
 	for _, u := range cfg.Passwd.Users {
 		out.Passwd.Users = append(out.Passwd.Users, translateUser(u))
@@ -313,12 +308,8 @@ func Translate(cfg Config) (config.Config, config.Report) {
 	}
 	for _, r := range cfg.Storage.Raid {
 		nr := config.Raid{Name: r.Name, Level: strP(r.Level), Spares: intP(r.Spares)}
-		for _, d := range r.Devices {
-			nr.Devices = append(nr.Devices, config.Device(d))
-		}
-		for _, o := range r.Options {
-			nr.Options = append(nr.Options, config.RaidOption(o))
-		}
+		nr.Devices = r.Devices
+		nr.Options = r.Options
 		st.Raid = append(st.Raid, nr)
 	}
 	for _, fs := range cfg.Storage.Filesystems {
@@ -375,18 +366,15 @@ func headers(hs []HTTPHeader) config.HTTPHeaders {
 	return out
 }
 
-func resource(src string, ver Verification, hs []HTTPHeader, compression string) config.Resource {
-	return config.Resource{Source: strPStrict(src), Verification: config.Verification{Hash: ver.Hash},
+func resource(src string, ver config.Verification, hs []HTTPHeader, compression string) config.Resource {
+	return config.Resource{Source: strPStrict(src), Verification: ver,
 		HTTPHeaders: headers(hs), Compression: strP(compression)}
 }
 
 func translateUser(u PasswdUser) config.PasswdUser {
 	uid, gecos, home, noHome, primary := u.UID, u.Gecos, u.HomeDir, u.NoCreateHome, u.PrimaryGroup
 	noUG, noLog, shell, system := u.NoUserGroup, u.NoLogInit, u.Shell, u.System
-	var groups []config.Group
-	for _, g := range u.Groups {
-		groups = append(groups, config.Group(g))
-	}
+	groups := u.Groups
 	if c := u.Create; c != nil {
 		// the deprecated create object replaces the user-level fields
 		uid, gecos, home, noHome, primary = c.UID, c.Gecos, c.HomeDir, c.NoCreateHome, c.PrimaryGroup
@@ -396,12 +384,8 @@ func translateUser(u PasswdUser) config.PasswdUser {
 			groups[i] = config.Group(g)
 		}
 	}
-	var keys []config.SSHAuthorizedKey
-	for _, k := range u.SSHAuthorizedKeys {
-		keys = append(keys, config.SSHAuthorizedKey(k))
-	}
 	return config.PasswdUser{
-		Name: u.Name, PasswordHash: u.PasswordHash, SSHAuthorizedKeys: keys, UID: uid,
+		Name: u.Name, PasswordHash: u.PasswordHash, SSHAuthorizedKeys: u.SSHAuthorizedKeys, UID: uid,
 		Gecos: strP(gecos), HomeDir: strP(home), NoCreateHome: boolP(noHome), PrimaryGroup: strP(primary),
 		Groups: groups, NoUserGroup: boolP(noUG), NoLogInit: boolP(noLog), Shell: strP(shell), System: boolP(system),
 	}

@@ -3,6 +3,8 @@
 // flint's 3.x model the way Flatcar does.
 package legacy
 
+import "github.com/flintboot/flint/config"
+
 // The 2.x type tree, written once in the newest (2.4.0) shape. A key whose
 // `since` tag is newer than the config's declared version is reported as an
 // unrecognized key and ignored, exactly as the older parsers did (they had no
@@ -21,11 +23,11 @@ type Config struct {
 }
 
 type Ignition struct {
-	Config   IgnitionConfig `json:"config,omitempty"`
-	Proxy    Proxy          `json:"proxy,omitempty" since:"2.4.0"`
-	Security Security       `json:"security,omitempty" since:"2.2.0"`
-	Timeouts Timeouts       `json:"timeouts,omitempty" since:"2.1.0"`
-	Version  string         `json:"version,omitempty"`
+	Config   IgnitionConfig  `json:"config,omitempty"`
+	Proxy    Proxy           `json:"proxy,omitempty" since:"2.4.0"`
+	Security Security        `json:"security,omitempty" since:"2.2.0"`
+	Timeouts config.Timeouts `json:"timeouts,omitempty" since:"2.1.0"`
+	Version  string          `json:"version,omitempty"`
 }
 
 type IgnitionConfig struct {
@@ -34,15 +36,15 @@ type IgnitionConfig struct {
 }
 
 type ConfigReference struct {
-	HTTPHeaders  []HTTPHeader `json:"httpHeaders,omitempty" since:"2.4.0"`
-	Source       string       `json:"source"`
-	Verification Verification `json:"verification,omitempty"`
+	HTTPHeaders  []HTTPHeader        `json:"httpHeaders,omitempty" since:"2.4.0"`
+	Source       string              `json:"source"`
+	Verification config.Verification `json:"verification,omitempty"`
 }
 
 type CaReference struct {
-	HTTPHeaders  []HTTPHeader `json:"httpHeaders,omitempty" since:"2.4.0"`
-	Source       string       `json:"source"`
-	Verification Verification `json:"verification,omitempty"`
+	HTTPHeaders  []HTTPHeader        `json:"httpHeaders,omitempty" since:"2.4.0"`
+	Source       string              `json:"source"`
+	Verification config.Verification `json:"verification,omitempty"`
 }
 
 type HTTPHeader struct {
@@ -51,12 +53,10 @@ type HTTPHeader struct {
 }
 
 type Proxy struct {
-	HTTPProxy  string        `json:"httpProxy,omitempty"`
-	HTTPSProxy string        `json:"httpsProxy,omitempty"`
-	NoProxy    []NoProxyItem `json:"noProxy,omitempty"`
+	HTTPProxy  string               `json:"httpProxy,omitempty"`
+	HTTPSProxy string               `json:"httpsProxy,omitempty"`
+	NoProxy    []config.NoProxyItem `json:"noProxy,omitempty"`
 }
-
-type NoProxyItem string
 
 type Security struct {
 	TLS TLS `json:"tls,omitempty"`
@@ -66,22 +66,13 @@ type TLS struct {
 	CertificateAuthorities []CaReference `json:"certificateAuthorities,omitempty"`
 }
 
-type Timeouts struct {
-	HTTPResponseHeaders *int `json:"httpResponseHeaders,omitempty"`
-	HTTPTotal           *int `json:"httpTotal,omitempty"`
-}
-
-type Verification struct {
-	Hash *string `json:"hash,omitempty"`
-}
-
 type Networkd struct {
 	Units []Networkdunit `json:"units,omitempty"`
 }
 
 type Networkdunit struct {
 	Contents string           `json:"contents,omitempty"`
-	Dropins  []NetworkdDropin `json:"dropins,omitempty" since:"2.3.0"`
+	Dropins  []NetworkdDropin `json:"dropins,omitempty" since:"2.2.0"`
 	Name     string           `json:"name"`
 }
 
@@ -103,25 +94,21 @@ type PasswdGroup struct {
 }
 
 type PasswdUser struct {
-	Create            *Usercreate        `json:"create,omitempty"`
-	Gecos             string             `json:"gecos,omitempty" since:"2.1.0"`
-	Groups            []Group            `json:"groups,omitempty" since:"2.1.0"`
-	HomeDir           string             `json:"homeDir,omitempty" since:"2.1.0"`
-	Name              string             `json:"name"`
-	NoCreateHome      bool               `json:"noCreateHome,omitempty" since:"2.1.0"`
-	NoLogInit         bool               `json:"noLogInit,omitempty" since:"2.1.0"`
-	NoUserGroup       bool               `json:"noUserGroup,omitempty" since:"2.1.0"`
-	PasswordHash      *string            `json:"passwordHash,omitempty"`
-	PrimaryGroup      string             `json:"primaryGroup,omitempty" since:"2.1.0"`
-	SSHAuthorizedKeys []SSHAuthorizedKey `json:"sshAuthorizedKeys,omitempty"`
-	Shell             string             `json:"shell,omitempty" since:"2.1.0"`
-	System            bool               `json:"system,omitempty" since:"2.1.0"`
-	UID               *int               `json:"uid,omitempty" since:"2.1.0"`
+	Create            *Usercreate               `json:"create,omitempty"`
+	Gecos             string                    `json:"gecos,omitempty" since:"2.1.0"`
+	Groups            []config.Group            `json:"groups,omitempty" since:"2.1.0"`
+	HomeDir           string                    `json:"homeDir,omitempty" since:"2.1.0"`
+	Name              string                    `json:"name"`
+	NoCreateHome      bool                      `json:"noCreateHome,omitempty" since:"2.1.0"`
+	NoLogInit         bool                      `json:"noLogInit,omitempty" since:"2.1.0"`
+	NoUserGroup       bool                      `json:"noUserGroup,omitempty" since:"2.1.0"`
+	PasswordHash      *string                   `json:"passwordHash,omitempty"`
+	PrimaryGroup      string                    `json:"primaryGroup,omitempty" since:"2.1.0"`
+	SSHAuthorizedKeys []config.SSHAuthorizedKey `json:"sshAuthorizedKeys,omitempty"`
+	Shell             string                    `json:"shell,omitempty" since:"2.1.0"`
+	System            bool                      `json:"system,omitempty" since:"2.1.0"`
+	UID               *int                      `json:"uid,omitempty" since:"2.1.0"`
 }
-
-type Group string
-
-type SSHAuthorizedKey string
 
 type Usercreate struct {
 	Gecos        string            `json:"gecos,omitempty"`
@@ -167,16 +154,12 @@ type Partition struct {
 }
 
 type Raid struct {
-	Devices []Device     `json:"devices"`
-	Level   string       `json:"level"`
-	Name    string       `json:"name"`
-	Options []RaidOption `json:"options,omitempty" since:"2.3.0"`
-	Spares  int          `json:"spares,omitempty"`
+	Devices []config.Device     `json:"devices"`
+	Level   string              `json:"level"`
+	Name    string              `json:"name"`
+	Options []config.RaidOption `json:"options,omitempty" since:"2.3.0"`
+	Spares  int                 `json:"spares,omitempty"`
 }
-
-type Device string
-
-type RaidOption string
 
 type Filesystem struct {
 	Mount *Mount  `json:"mount,omitempty"`
@@ -185,13 +168,13 @@ type Filesystem struct {
 }
 
 type Mount struct {
-	Create         *Create       `json:"create,omitempty"`
-	Device         string        `json:"device"`
-	Format         string        `json:"format"`
-	Label          *string       `json:"label,omitempty" since:"2.1.0"`
-	Options        []MountOption `json:"options,omitempty" since:"2.1.0"`
-	UUID           *string       `json:"uuid,omitempty" since:"2.1.0"`
-	WipeFilesystem bool          `json:"wipeFilesystem,omitempty" since:"2.1.0"`
+	Create         *Create              `json:"create,omitempty"`
+	Device         string               `json:"device"`
+	Format         string               `json:"format"`
+	Label          *string              `json:"label,omitempty" since:"2.1.0"`
+	Options        []config.MountOption `json:"options,omitempty" since:"2.1.0"`
+	UUID           *string              `json:"uuid,omitempty" since:"2.1.0"`
+	WipeFilesystem bool                 `json:"wipeFilesystem,omitempty" since:"2.1.0"`
 }
 
 type Create struct {
@@ -200,8 +183,6 @@ type Create struct {
 }
 
 type CreateOption string
-
-type MountOption string
 
 // Node is the part shared by files, directories and links.
 type Node struct {
@@ -222,39 +203,29 @@ type NodeUser struct {
 	Name string `json:"name,omitempty" since:"2.1.0"`
 }
 
+// File, Directory and Link are a Node with their own keys (the 2.x types
+// nest those in "Embedded1" structs; the JSON is the same).
 type File struct {
 	Node
-	FileEmbedded1
-}
-
-type FileEmbedded1 struct {
 	Append   bool         `json:"append,omitempty" since:"2.2.0"`
 	Contents FileContents `json:"contents,omitempty"`
 	Mode     *int         `json:"mode,omitempty"`
 }
 
 type FileContents struct {
-	Compression  string       `json:"compression,omitempty"`
-	HTTPHeaders  []HTTPHeader `json:"httpHeaders,omitempty" since:"2.4.0"`
-	Source       string       `json:"source,omitempty"`
-	Verification Verification `json:"verification,omitempty"`
+	Compression  string              `json:"compression,omitempty"`
+	HTTPHeaders  []HTTPHeader        `json:"httpHeaders,omitempty" since:"2.4.0"`
+	Source       string              `json:"source,omitempty"`
+	Verification config.Verification `json:"verification,omitempty"`
 }
 
 type Directory struct {
 	Node
-	DirectoryEmbedded1
-}
-
-type DirectoryEmbedded1 struct {
 	Mode *int `json:"mode,omitempty"`
 }
 
 type Link struct {
 	Node
-	LinkEmbedded1
-}
-
-type LinkEmbedded1 struct {
 	Hard   bool   `json:"hard,omitempty"`
 	Target string `json:"target"`
 }

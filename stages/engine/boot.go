@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flintboot/flint/config"
 	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/providers"
 	"github.com/flintboot/flint/resource"
@@ -157,6 +159,15 @@ func prepareBoot(ctx context.Context, c *stages.Context, env *providers.Env, o R
 	}
 	c.Config = acq.Effective
 	c.UserConfigProvided = acq.UserProvided
+	if a.fromProvider {
+		c.State.ProviderFiles = nil
+		for _, f := range a.providerFiles {
+			c.State.ProviderFiles = append(c.State.ProviderFiles, stages.ProviderFile{Path: f.Path, Mode: uint32(f.Mode.Perm()), Data: f.Data})
+		}
+	}
+	if o.Stage == "files" {
+		addProviderFiles(c)
+	}
 	if fetching {
 		c.State.FetchedConfigs = acq.Fetched
 	} else {
@@ -174,6 +185,21 @@ func prepareBoot(ctx context.Context, c *stages.Context, env *providers.Env, o R
 		return g.check()
 	}
 	return nil
+}
+
+// addProviderFiles appends the files the platform handed over at fetch
+// time to the config's files, as Ignition does with its provider output
+// files: data URLs, overwritten if present.
+func addProviderFiles(c *stages.Context) {
+	for _, f := range c.State.ProviderFiles {
+		src := "data:;base64," + base64.StdEncoding.EncodeToString(f.Data)
+		mode := int(f.Mode)
+		overwrite := true
+		c.Config.Storage.Files = append(c.Config.Storage.Files, config.File{
+			Node:          config.Node{Path: f.Path, Overwrite: &overwrite},
+			FileEmbedded1: config.FileEmbedded1{Contents: config.Resource{Source: &src}, Mode: &mode},
+		})
+	}
 }
 
 // runStageOfBoot plans and applies the stage, then finishes what follows
@@ -226,8 +252,9 @@ func configureFetcher(ctx context.Context, env *providers.Env, platform string, 
 }
 
 // reportStatus tells the platform how the stage went, where the platform
-// has a status hook (packet's phone-home). Failures of the report itself
-// are logged, never fatal.
+// has a status hook (packet's phone-home), after every stage as Ignition
+// does: success, or the failure with its error redacted. Failures of the
+// report itself are logged, never fatal.
 func reportStatus(ctx context.Context, env *providers.Env, o RunOptions, stageErr error) {
 	p, err := providers.Lookup(o.Platform)
 	if err != nil {
@@ -235,6 +262,12 @@ func reportStatus(ctx context.Context, env *providers.Env, o RunOptions, stageEr
 	}
 	sr, ok := p.(providers.StatusReporter)
 	if !ok || errors.Is(stageErr, errNeedNet) {
+		return
+	}
+	if env.Fetcher.Options().Offline {
+		// fetch-offline: the platform is out of reach (Ignition tries and
+		// logs the failure)
+		o.Log.Debugf("%s: no status report from the %s stage (no network yet)", p.Name(), o.Stage)
 		return
 	}
 	var redacted error

@@ -40,6 +40,11 @@ type acquisition struct {
 	cache string
 	// needNetOK: fetch-offline, where "needs the network" is an answer.
 	needNetOK bool
+
+	// fromProvider: the platform was asked (not the cache, not a file);
+	// providerFiles is what it handed over besides the config.
+	fromProvider  bool
+	providerFiles []providers.OutputFile
 }
 
 // errNeedNet reports that fetch-offline found the network is needed.
@@ -104,8 +109,9 @@ func (a *acquisition) fromPlatform(ctx context.Context) (*stages.UserConfig, err
 	if a.src.FetchTimeout > 0 {
 		fctx, cancel = context.WithTimeout(ctx, a.src.FetchTimeout)
 	}
-	raw, source, err := providers.Acquire(fctx, a.env, a.src.Platform)
+	raw, source, files, err := providers.Acquire(fctx, a.env, a.src.Platform)
 	cancel()
+	a.fromProvider, a.providerFiles = err == nil || errors.Is(err, providers.ErrNoConfig), files
 	where := source
 	if where == "" {
 		where = "platform " + a.src.Platform

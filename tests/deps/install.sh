@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, idempotently: the Debian packages listed
 # in tests/deps/*.txt, then every tests/deps/*.sh hook (e.g. the test kernel),
-# then the Go modules.
+# then the Go modules (flint's and the test peers').
 #
 # With arguments, only those groups: `install.sh base boot kernel` installs
 # base.txt and boot.txt and runs kernel.sh (what `make demo` needs).
@@ -39,3 +39,5 @@ for hook in "${hooks[@]}"; do
 done
 cd ../..
 go mod download
+# the emulators tests start (tests/peers, a module of its own)
+(cd tests/peers && go mod download)

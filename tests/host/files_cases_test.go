@@ -87,8 +87,8 @@ func fileCases() []tc {
 				}
 			}},
 
-		neg("files.verification.badhash.dataurl", "", file(other+`,{"path":"/foo/bar","contents":{"source":"data:,asdf","verification":{"hash":"sha512-`+sha512Hex("nope")+`"}}}`), "hash verification failed", nil),
-		neg("files.verification.badhash.dataurl.sha256", "3.1.0", file(other+`,{"path":"/foo/bar","contents":{"source":"data:,asdf","verification":{"hash":"sha256-`+sha256Hex("nope")+`"}}}`), "hash verification failed", nil),
+		neg("files.verification.badhash.dataurl", "", file(other+`,{"path":"/foo/bar","contents":{"source":"data:,asdf","verification":{"hash":"sha512-`+sha512Hex("nope")+`"}}}`), "do not match verification.hash", nil), // validate refuses it first
+		neg("files.verification.badhash.dataurl.sha256", "3.1.0", file(other+`,{"path":"/foo/bar","contents":{"source":"data:,asdf","verification":{"hash":"sha256-`+sha256Hex("nope")+`"}}}`), "do not match verification.hash", nil),
 		neg("files.verification.badhash.http", "", file(other+`,{"path":"/foo/bar","contents":{"source":"http://$http/contents","verification":{"hash":"sha512-`+sha512Hex("nope")+`"}}}`), "hash verification failed", nil),
 		neg("files.verification.badhash.http.sha256", "3.1.0", file(other+`,{"path":"/foo/bar","contents":{"source":"http://$http/contents","verification":{"hash":"sha256-`+sha256Hex("nope")+`"}}}`), "hash verification failed", nil),
 		neg("files.create.http.notfound", "", file(other+`,{"path":"/foo/bar","contents":{"source":"http://$http/nope"}}`), "not found", nil),
