@@ -8,11 +8,7 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/tests/')
 # root tiers run in a private mount namespace so no mount leaks to the host
 PRIVATE := unshare -m --propagation private
 
-<<<<<<< HEAD
-.PHONY: all build deps test quick test-unit test-fuzz test-host test-vm bench demo demo-offline lint schema clean
-=======
-.PHONY: all build deps test quick test-unit test-fuzz test-host test-fleet test-vm bench demo lint schema clean
->>>>>>> main
+.PHONY: all build deps test quick test-unit test-fuzz test-host test-fleet test-vm bench demo demo-offline lint schema clean
 
 all: build
 
