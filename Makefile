@@ -8,7 +8,7 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/tests/')
 # root tiers run in a private mount namespace so no mount leaks to the host
 PRIVATE := unshare -m --propagation private
 
-.PHONY: all build deps test quick test-unit test-fuzz test-host test-fleet test-vm bench demo lint schema clean
+.PHONY: all build deps test quick test-unit test-fuzz test-host test-fleet test-vm bench demo demo-offline lint schema clean
 
 all: build
 
@@ -48,8 +48,19 @@ test-vm: build
 bench: build
 	@for b in bench/*/; do echo "== $$b"; $(GO) run ./$$b || exit 1; done
 
-demo: build
-	@./examples/demo.sh
+# Boots a QEMU guest (TCG) whose initramfs runs flint on examples/webserver.ign
+# (CONFIG=... for another config, e.g. examples/failing.ign): installs what
+# it needs, builds the dracut image (cached), shows the stages, then flint
+# status / analyze blame and what flint wrote, from the provisioned root.
+CONFIG ?= examples/webserver.ign
+demo:
+	@tests/deps/install.sh base boot kernel
+	$(GO) run ./examples/demo -config $(CONFIG)
+
+# The fast demo without a VM: validate the examples, flint plan and apply
+# into a scratch directory.
+demo-offline: build
+	@./examples/demo-offline.sh
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

@@ -49,6 +49,9 @@ func runApply(e *Env) error {
 	if err != nil {
 		return err
 	}
+	if o.Log.UseProgressLine() { // stderr is a terminal
+		defer o.Log.EndProgress()
+	}
 	if err := engine.Apply(e.Ctx, o); err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}

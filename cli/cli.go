@@ -50,6 +50,9 @@ func commands() []command {
 		{"version", "print flint's version", runVersion},
 		{"rmcfg", "delete the config from the hypervisor: flint rmcfg --platform ID", runRmcfg},
 		{"schema", "print the JSON Schema of a spec version: flint schema VERSION", runSchema},
+		{"status", "what happened on first boot, one line: flint status [--root DIR] [--format text|json] [--wait]", runStatus},
+		{"analyze", "per-operation timings of the first boot: flint analyze blame|show [--root DIR]", runAnalyze},
+		{"collect-logs", "a tarball for a bug report, secrets redacted: flint collect-logs [--root DIR] [-o FILE]", runCollectLogs},
 	}
 }
 
@@ -106,7 +109,7 @@ func usage(w io.Writer) {
 	cs := commands()
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	for _, c := range cs {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 }
 

@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"strconv"
+
+	"github.com/flintboot/flint/stages/report"
 )
 
 // The exit-code table: every exit status flint uses, in one place.
@@ -11,6 +13,11 @@ const (
 	ExitFailure = 1 // a stage failed, the config is invalid, or a command failed
 	ExitUsage   = 2 // bad command line: unknown command or flag, missing argument
 	ExitSetup   = 3 // flint could not start its work: state file, fetcher or cache setup failed
+
+	// `flint status` (these never change; scripts rely on them)
+	ExitStatusFailed  = 4 // the first boot failed, or an earlier one was interrupted
+	ExitStatusRunning = 5 // a first boot is in progress
+	ExitStatusNotRun  = 6 // flint has not provisioned this machine
 )
 
 // ExitError carries an exit code through an error chain.
@@ -41,4 +48,12 @@ func ExitCode(err error) int {
 		return ee.Code
 	}
 	return ExitFailure
+}
+
+// statusExit is `flint status`'s exit code for an outcome (done: 0).
+func statusExit(o report.Outcome) error {
+	if code := map[report.Outcome]int{report.Failed: ExitStatusFailed, report.Running: ExitStatusRunning, report.NotRun: ExitStatusNotRun}[o]; code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
 }

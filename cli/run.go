@@ -50,9 +50,8 @@ func runRun(e *Env) error {
 		return UsageError(fmt.Errorf("%s is not a valid platform (platforms: %s)", o.Platform, strings.Join(providers.IDs(), ", ")))
 	}
 	o.Platform = platform
-	if logToStdout {
-		o.Log = logger(e.Stdout, debug)
-	} else if o.Log = logger(e.Stderr, debug); o.Log.UseJournal() {
+	// the journal when there is one (unless --log-to-stdout), else stdout
+	if o.Log = logger(e.Stdout, debug); !logToStdout && o.Log.UseJournal() {
 		o.Log.Debugf("logging to the journal")
 	}
 	err = engine.Run(e.Ctx, o)

@@ -3,7 +3,6 @@ package stages
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/flintboot/flint/log"
@@ -68,20 +67,9 @@ func splitError(stage string, err error) (op, cause string) {
 	return "", msg
 }
 
-var urlRe = regexp.MustCompile(`\b(?:[a-zA-Z][a-zA-Z0-9+.-]*://|data:)[^\s"'<>]+`)
-
 // RedactText redacts every URL in s (userinfo, query, data bodies), for
 // error text that goes into records, summaries and logs.
-func RedactText(s string) string {
-	return urlRe.ReplaceAllStringFunc(s, func(u string) string {
-		trail := ""
-		for strings.HasSuffix(u, ",") || strings.HasSuffix(u, ".") || strings.HasSuffix(u, ")") || strings.HasSuffix(u, ":") {
-			trail = u[len(u)-1:] + trail
-			u = u[:len(u)-1]
-		}
-		return log.Redact(u) + trail
-	})
-}
+func RedactText(s string) string { return log.RedactText(s) }
 
 func bound(s string) string {
 	s = strings.Join(strings.Fields(s), " ")

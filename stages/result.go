@@ -28,8 +28,9 @@ type Result struct {
 }
 
 // WriteResult writes <root>/etc/.flint-result.json (Paths.ResultFile) with
-// the stage records and <root>/etc/.ignition-result.json with Ignition's
-// fields, both 0600 and atomically. An existing file becomes the new
+// the stage records (a failed one included) and, when every recorded stage
+// succeeded, <root>/etc/.ignition-result.json with Ignition's fields, both
+// 0600 and atomically. An existing file becomes the new
 // file's previousReport, with a warning that provisioning ran before; a
 // symlink or other non-regular file there is never read through (it is
 // replaced). An empty Paths.ResultFile disables both.
@@ -47,10 +48,17 @@ func WriteResult(c *Context) error {
 		stagesDone = c.State.Stages
 	}
 	warned := false
-	for _, f := range []struct {
+	files := []struct {
 		path  string
 		flint bool
-	}{{c.Paths.ResultFile, true}, {IgnitionResultFile, false}} {
+	}{{c.Paths.ResultFile, true}, {IgnitionResultFile, false}}
+	for _, s := range stagesDone {
+		if s.Status != "succeeded" {
+			// Ignition writes its file only after a successful boot
+			files = files[:1]
+		}
+	}
+	for _, f := range files {
 		r := base
 		if f.flint {
 			r.Version, r.Platform, r.Stages = c.Version, c.Platform, stagesDone

@@ -39,17 +39,19 @@ func RunStage(ctx context.Context, c *Context, st Stage) error {
 	l := c.Log.With(st.Name())
 	start := time.Now()
 	rec := StageRecord{Name: st.Name(), Started: start.UTC()}
+	l.StageStarted()
 	err := planAndApply(ctx, c, st, l, &rec)
 	d := time.Since(start)
 	rec.DurationMS = d.Milliseconds()
 	if err != nil {
 		rec.Status = "failed"
 		rec.Error = RedactText(err.Error())
-		l.Error("stage failed after %s: %s", d.Round(time.Millisecond), rec.Error)
+		l.StageFailed(d, rec.Error)
 	} else {
 		rec.Status = "succeeded"
-		l.Info("stage finished in %s (%d actions)", d.Round(time.Millisecond), rec.Actions)
+		l.StageFinished(d, rec.Actions)
 	}
+	rec.OpSummary = c.Log.TakeOps() // issue 15: the stage's operations, for flint analyze
 	c.State.Stages = append(c.State.Stages, rec)
 	if err != nil {
 		return fmt.Errorf("%s: %w", st.Name(), err)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/flintboot/flint/config"
+	"github.com/flintboot/flint/log"
 	"github.com/flintboot/flint/system"
 )
 
@@ -23,6 +25,9 @@ type FetchedConfig struct {
 }
 
 // StageRecord is one stage run, kept in the state and the result file.
+// The embedded log.OpSummary holds the stage's operations (every log.Op
+// of the stage's process since the previous stage, bounded: the slowest
+// ones and per-kind totals), for `flint analyze`.
 type StageRecord struct {
 	Name       string    `json:"name"`
 	Status     string    `json:"status"` // "succeeded", "failed"
@@ -30,6 +35,7 @@ type StageRecord struct {
 	DurationMS int64     `json:"durationMs"`
 	Actions    int       `json:"actions"`
 	Error      string    `json:"error,omitempty"`
+	log.OpSummary
 }
 
 // LoadState reads the state file; a missing file is an empty state.
@@ -62,4 +68,22 @@ func (s *State) Save(path string) error {
 		return fmt.Errorf("saving state: %w", err)
 	}
 	return nil
+}
+
+// RedactedConfigFile is the effective config with every secret redacted
+// (config.RedactedJSON), in the run directory: written by the fetch stages
+// after acquisition, read by `flint collect-logs`.
+const RedactedConfigFile = "config.redacted.json"
+
+// SaveRedactedConfig writes cfg, redacted, to <run dir>/RedactedConfigFile
+// (0600, like the cache it is made from).
+func SaveRedactedConfig(p system.Paths, cfg config.Config) error {
+	raw, err := config.RedactedJSON(cfg)
+	if err != nil {
+		return fmt.Errorf("saving the redacted config: %w", err)
+	}
+	if err := os.MkdirAll(p.RunDir, 0o700); err != nil {
+		return fmt.Errorf("saving the redacted config: %w", err)
+	}
+	return system.WriteFileAtomic(filepath.Join(p.RunDir, RedactedConfigFile), bytes.NewReader(append(raw, '\n')), 0o600)
 }

@@ -48,6 +48,7 @@ const (
 	ToolChccwdev       = "chccwdev"
 	ToolVmur           = "vmur"
 	ToolCioIgnore      = "cio_ignore"
+	ToolJournalctl     = "journalctl" // flint collect-logs
 )
 
 // Tools maps a logical tool name to the binary to execute: either a bare
@@ -102,7 +103,7 @@ var defaultToolNames = []string{
 	ToolMkfsExt4, ToolMkfsXfs, ToolMkfsBtrfs, ToolMkfsFat, ToolMkswap, ToolMount, ToolUmount,
 	ToolUdevadm, ToolUseradd, ToolUsermod, ToolUserdel, ToolGroupadd, ToolGroupmod, ToolGroupdel,
 	ToolChpasswd, ToolChgpasswd, ToolSystemctl, ToolModprobe, ToolSetfiles, ToolKargsHelper,
-	ToolDmsetup, ToolZkey, ToolZkeyCryptsetup, ToolChccwdev, ToolVmur, ToolCioIgnore,
+	ToolDmsetup, ToolZkey, ToolZkeyCryptsetup, ToolChccwdev, ToolVmur, ToolCioIgnore, ToolJournalctl,
 }
 
 // DefaultTools returns the built-in table: every logical name maps to itself

@@ -219,7 +219,8 @@ func TestFailureScript(t *testing.T) {
 		if len(lines) < 3 || !strings.Contains(lines[0], " flint ") || !strings.HasPrefix(lines[len(lines)-1], "=====") {
 			t.Fatalf("not framed:\n%s", out)
 		}
-		if got := strings.Join(lines[1:len(lines)-1], "\n"); got != c.want {
+		const hint = "\nFor a bug report: flint collect-logs --root /sysroot -o /run/flint-logs.tar.gz"
+		if got := strings.Join(lines[1:len(lines)-1], "\n"); got != c.want+hint {
 			t.Errorf("body %q, want %q", got, c.want)
 		}
 	}

@@ -91,6 +91,14 @@ func (a *acquisition) acquire(ctx context.Context) (*stages.Acquired, error) {
 			return nil, stages.Op("caching the config", err)
 		}
 	}
+	if what != "reading the cached config" {
+		// issue 15: the journal event with its fixed MESSAGE_ID
+		for _, fc := range acq.Fetched {
+			if fc.Kind == "user" {
+				a.log.ConfigFetched(fc.Source, fc.SHA512)
+			}
+		}
+	}
 	return acq, nil
 }
 

@@ -59,10 +59,17 @@ func Lookup(name string) (stages.Stage, error) {
 }
 
 // runStage plans and applies st, recording the outcome in c.State; after
-// a successful files stage it writes the result files (the files stage
-// made everything it wrote durable first).
+// the files stage it writes the result files (a successful files stage
+// made everything it wrote durable first; a failed one is recorded too).
 func runStage(ctx context.Context, c *stages.Context, st stages.Stage) error {
 	if err := stages.RunStage(ctx, c, st); err != nil {
+		if st.Name() == "files" {
+			// issue 15: a failed files stage is recorded in the result file
+			// too (flint status, flint analyze); the root is mounted
+			if werr := stages.WriteResult(c); werr != nil {
+				c.Log.Warn("recording the failure in the result file: %v", werr)
+			}
+		}
 		return err
 	}
 	if st.Name() == "files" {

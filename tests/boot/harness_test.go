@@ -1,22 +1,8 @@
-// Package boot holds flint's real boot tests: a dracut/systemd initramfs
-// built from the unpacked Debian kernel (tests/deps/kernel.sh) with the
-// 30flint module and the flint binary, booted under QEMU (TCG). flint runs
-// its stages from the initramfs units, the initramfs switches root into a
-// small ext4 root, and that root's /sbin/init checks what flint wrote and
-// prints a marker on the serial console.
-//
-// The dracut tree is a private copy of /usr/lib/dracut (nothing on the host
-// changes) and the build ignores the host's dracut configuration
-// (--conf /dev/null --confdir <empty>), see E2E-NOTES §6 and §9.3.
 package boot
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +21,7 @@ var (
 
 	imageOnce sync.Once
 	imagePath string
+	flintPath string
 	imageErr  error
 
 	// One QEMU at a time (2 cores on CI).
@@ -64,11 +51,6 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func repoRoot() string {
-	wd, _ := os.Getwd()
-	return filepath.Clean(filepath.Join(wd, "..", ".."))
-}
-
 func run(t testing.TB, dir string, env []string, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
@@ -81,141 +63,32 @@ func run(t testing.TB, dir string, env []string, name string, args ...string) st
 	return string(out)
 }
 
-// image returns the dracut initramfs shared by all boot tests, building it
-// on first use: flint (static), a private dracut tree with modules.d/30flint
-// and the network trimmed to virtio_net.
+// image returns the dracut initramfs shared by all boot tests (Initramfs:
+// tests/vm's builder, cached), building flint and the image on first use.
 func image(t *testing.T) string {
 	t.Helper()
 	requireRoot(t)
-	imageOnce.Do(func() { imagePath, imageErr = buildImage() })
+	imageOnce.Do(func() {
+		dir := filepath.Join(workDir, "image")
+		if imageErr = os.MkdirAll(dir, 0o755); imageErr != nil {
+			return
+		}
+		if flintPath, imageErr = BuildFlint(dir); imageErr != nil {
+			return
+		}
+		imagePath, imageErr = Initramfs(dir, flintPath, func(s string) { fmt.Fprintln(os.Stderr, "boot:", s) })
+	})
 	if imageErr != nil {
 		t.Fatal(imageErr)
 	}
 	return imagePath
 }
 
-func buildImage() (string, error) {
-	_, modDir, kver, err := vm.Kernel()
-	if err != nil {
-		return "", err
-	}
-	if _, err := exec.LookPath("dracut"); err != nil {
-		return "", fmt.Errorf("dracut not installed (make deps): %w", err)
-	}
-	dir := filepath.Join(workDir, "dracut")
-	base := filepath.Join(dir, "base")
-	conf := filepath.Join(dir, "conf.d")
-	if err := os.MkdirAll(conf, 0o755); err != nil {
-		return "", err
-	}
-	start := time.Now()
-	// flint itself, static
-	flint := filepath.Join(dir, "flint")
-	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-o", flint, "./cmd/flint")
-	build.Dir = repoRoot()
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build flint: %v\n%s", err, out)
-	}
-	if out, err := exec.Command("cp", "-a", "/usr/lib/dracut", base).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("copy dracut: %v\n%s", err, out)
-	}
-	// 30flint from the repository, plus the binary
-	mod := filepath.Join(base, "modules.d", "30flint")
-	if err := os.MkdirAll(mod, 0o755); err != nil {
-		return "", err
-	}
-	src := filepath.Join(repoRoot(), "dracut", "30flint")
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		return "", err
-	}
-	for _, e := range ents {
-		if e.IsDir() || strings.HasSuffix(e.Name(), ".go") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			return "", err
-		}
-		mode := os.FileMode(0o644)
-		if fi, _ := e.Info(); fi != nil && fi.Mode()&0o111 != 0 || strings.HasSuffix(e.Name(), ".sh") || e.Name() == "flint-generator" {
-			mode = 0o755
-		}
-		if err := os.WriteFile(filepath.Join(mod, e.Name()), b, mode); err != nil {
-			return "", err
-		}
-	}
-	if out, err := exec.Command("cp", flint, filepath.Join(mod, "flint")).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%v: %s", err, out)
-	}
-	// Only virtio_net instead of every wired NIC driver (E2E-NOTES §9.3).
-	knm := filepath.Join(base, "modules.d", "90kernel-network-modules", "module-setup.sh")
-	b, err := os.ReadFile(knm)
-	if err != nil {
-		return "", err
-	}
-	patched := strings.Replace(string(b), "installkernel() {\n",
-		"installkernel() {\n    if [[ -n ${FLINT_NET_DRIVERS-} ]]; then hostonly='' instmods $FLINT_NET_DRIVERS; return 0; fi\n", 1)
-	if patched == string(b) {
-		return "", fmt.Errorf("cannot patch %s", knm)
-	}
-	if err := os.WriteFile(knm, []byte(patched), 0o755); err != nil {
-		return "", err
-	}
-	dracutArgs := []string{"--conf", "/dev/null", "--confdir", conf,
-		"--force", "--no-hostonly", "--no-hostonly-cmdline", "--kver", kver, "--kmoddir", modDir,
-		"--modules", "bash systemd systemd-initrd dracut-systemd kernel-modules udev-rules base fs-lib rootfs-block flint network systemd-networkd",
-		"--drivers", "virtio_pci virtio_blk virtio_net virtio_rng virtio_console qemu_fw_cfg crc32c_generic",
-		"--filesystems", "ext4", "--compress", "gzip -1"}
-	// The image is cached by the hash of everything that goes into it
-	// (dracut takes seconds alone, minutes on a busy machine).
-	h := sha256.New()
-	fmt.Fprintln(h, kver, strings.Join(dracutArgs, " "), patched)
-	filepath.Walk(mod, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			fmt.Fprintln(h, p[len(mod):], fi.Mode())
-			if b, err := os.ReadFile(p); err == nil {
-				h.Write(b)
-			}
-		}
-		return nil
-	})
-	cacheDir := filepath.Join(vm.CacheDir(), "boot")
-	cached := filepath.Join(cacheDir, fmt.Sprintf("dracut-%x.img", h.Sum(nil)[:12]))
-	if _, err := os.Stat(cached); err == nil {
-		fmt.Fprintf(os.Stderr, "boot: cached dracut image %s\n", cached)
-		return cached, nil
-	}
-	out := filepath.Join(dir, "initramfs.img")
-	cmd := exec.Command("dracut", append(dracutArgs, out)...)
-	cmd.Env = append(os.Environ(), "dracutbasedir="+base, "FLINT_NET_DRIVERS=virtio_net", "TMPDIR="+dir)
-	if o, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("dracut: %v\n%s", err, vm.Tail(string(o), 40))
-	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		return "", err
-	}
-	fmt.Fprintf(os.Stderr, "boot: dracut image %s (%.1f MB) built in %s\n", out, float64(fi.Size())/1e6, time.Since(start).Round(100*time.Millisecond))
-	// keep only the newest image in the cache
-	if old, _ := filepath.Glob(filepath.Join(cacheDir, "dracut-*.img")); len(old) > 0 {
-		for _, o := range old {
-			os.Remove(o)
-		}
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err == nil {
-		if b, err := os.ReadFile(out); err == nil && os.WriteFile(cached+".tmp", b, 0o644) == nil {
-			os.Rename(cached+".tmp", cached)
-		}
-	}
-	return out, nil
-}
-
 // rootInit is /sbin/init of the test root: it checks what the first-boot
-// config (firstBootConfig) wrote and prints one marker line.
+// config (firstBootConfig) wrote, prints `flint status` and `flint analyze
+// blame` from the provisioned root, and prints one marker line.
 const rootInit = `#!/bin/sh
-export PATH=/bin:/sbin
+export PATH=/bin:/sbin:/usr/bin
 mount -t proc proc /proc 2>/dev/null
 read up _ </proc/uptime
 m=""
@@ -229,55 +102,26 @@ grep -q '^enable flint-test.service' /etc/systemd/system-preset/20-flint.preset 
 [ -e /etc/.flint-in-progress ] && m="$m stamp-left"
 [ -e /etc/flint-test/second.txt ] && m="$m second-boot-ran"
 [ -d /var/data ] || m="$m mountpoint"
+st=$(flint status); rc=$?
+echo "FLINT-STATUS rc=$rc $st" >/dev/console
+flint analyze blame 2>&1 | sed 's/^/FLINT-BLAME /' >/dev/console
 echo "FLINT-ROOT-INIT uptime=$up root=$(grep ' / ' /proc/mounts | head -n 1 | cut -d' ' -f1,3) missing=${m:-none}" >/dev/console
 sync
 poweroff -f
 `
 
-// makeRoot builds a 64 MiB ext4 image labelled flintroot holding busybox,
-// /etc/os-release (systemd refuses to switch into a root without it), a
-// minimal passwd/group/shadow and rootInit.
+// makeRoot builds the test root (MakeRoot) with rootInit and flint in it.
 func makeRoot(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	tree := filepath.Join(dir, "tree")
-	for _, d := range []string{"bin", "sbin", "etc", "proc", "sys", "dev", "run", "tmp", "home", "root"} {
-		if err := os.MkdirAll(filepath.Join(tree, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	image(t)
+	img, err := MakeRoot(RootOptions{Dir: t.TempDir(), Init: rootInit, Files: map[string]string{"/usr/bin/flint": flintPath}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	run(t, "", nil, "cp", "/bin/busybox", filepath.Join(tree, "bin", "busybox"))
-	for _, a := range []string{"sh", "mount", "echo", "cat", "poweroff", "sync", "grep", "head", "cut", "ls"} {
-		if err := os.Symlink("busybox", filepath.Join(tree, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	files := map[string]string{
-		"etc/os-release": "ID=flint-test\nNAME=\"flint boot test root\"\n",
-		"etc/passwd":     "root:x:0:0:root:/root:/bin/sh\n",
-		"etc/group":      "root:x:0:\nusers:x:100:\n",
-		"etc/shadow":     "root:*:19000:0:99999:7:::\n",
-		"etc/gshadow":    "root:*::\nusers:*::\n",
-		"sbin/init":      rootInit,
-	}
-	for p, c := range files {
-		mode := os.FileMode(0o644)
-		if p == "sbin/init" {
-			mode = 0o755
-		}
-		if strings.Contains(p, "shadow") {
-			mode = 0o600
-		}
-		if err := os.WriteFile(filepath.Join(tree, p), []byte(c), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	img := filepath.Join(dir, "root.img")
-	run(t, "", nil, "mkfs.ext4", "-q", "-F", "-L", "flintroot", "-d", tree, img, "64M")
 	return img
 }
 
-// machine is one dracut boot.
+// machine is one dracut boot of a test.
 type machine struct {
 	Cmdline string            // appended to the base command line
 	Disks   []string          // raw images: vda, vdb, ...
@@ -287,15 +131,14 @@ type machine struct {
 }
 
 type bootResult struct {
-	Serial   string
-	Journal  string // what the guest wrote to the org.flintboot.journal port
-	Duration time.Duration
+	Serial      string
+	Journal     string // what the guest wrote to the org.flintboot.journal port
+	JournalJSON string // ... to org.flintboot.journal.json
+	Logs        []byte // ... to org.flintboot.collect-logs (a tar.gz)
+	Duration    time.Duration
 }
 
-const baseCmdline = "console=ttyS0 panic=-1 quiet loglevel=4 rd.shell=0 rd.emergency=poweroff systemd.show_status=1 rd.udev.log_level=3"
-
-// boot runs m and returns the serial console; QEMU ends when the guest
-// powers off (the root's init, or dracut's emergency with rd.emergency=poweroff).
+// boot runs m and returns the serial console and the ports.
 func (m machine) boot(t *testing.T) bootResult {
 	t.Helper()
 	img := image(t)
@@ -303,73 +146,21 @@ func (m machine) boot(t *testing.T) bootResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	journal := filepath.Join(dir, "journal.txt")
-	args := []string{
-		"-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "2", "-m", "1024",
-		"-nographic", "-no-reboot", "-serial", "mon:stdio",
-		"-kernel", vmlinuz, "-initrd", img, "-append", baseCmdline + " " + m.Cmdline + " " + os.Getenv("FLINT_BOOT_CMDLINE"),
-		"-device", "virtio-rng-pci",
-		"-device", "virtio-serial-pci",
-		"-chardev", "file,id=fj,path=" + journal,
-		"-device", "virtserialport,chardev=fj,name=org.flintboot.journal",
-	}
-	for i, d := range m.Disks {
-		args = append(args,
-			"-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=d%d,cache=unsafe", d, i),
-			"-device", fmt.Sprintf("virtio-blk-pci,drive=d%d,serial=disk%d", i, i))
-	}
-	if m.Net {
-		args = append(args, "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0")
-	} else {
-		args = append(args, "-nic", "none")
-	}
-	for k, v := range m.FwCfg {
-		args = append(args, "-fw_cfg", fmt.Sprintf("name=%s,file=%s", k, v))
-	}
-	timeout := m.Timeout
-	if timeout == 0 {
-		timeout = 4 * time.Minute
-	}
 	qemuMu.Lock()
 	defer qemuMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
-	var serial bytes.Buffer
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.WaitDelay = 2 * time.Second
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 1<<20)
-		for sc.Scan() {
-			serial.WriteString(strings.TrimRight(sc.Text(), "\r") + "\n")
+	r, err := Machine{Kernel: vmlinuz, Initramfs: img, Cmdline: m.Cmdline + " " + os.Getenv("FLINT_BOOT_CMDLINE"),
+		Disks: m.Disks, FwCfg: m.FwCfg, Net: m.Net, Timeout: m.Timeout}.Boot(context.Background(), t.TempDir())
+	if r != nil {
+		if path := os.Getenv("FLINT_BOOT_SERIAL_DIR"); path != "" {
+			os.WriteFile(filepath.Join(path, strings.ReplaceAll(t.Name(), "/", "_")+".log"), []byte(r.Serial), 0o644)
 		}
-		io.Copy(io.Discard, pr)
-	}()
-	start := time.Now()
-	err = cmd.Run()
-	dur := time.Since(start)
-	pw.Close()
-	<-done
-	res := bootResult{Serial: serial.String(), Duration: dur}
-	if b, rerr := os.ReadFile(journal); rerr == nil {
-		res.Journal = string(b)
-	}
-	if path := os.Getenv("FLINT_BOOT_SERIAL_DIR"); path != "" {
-		os.WriteFile(filepath.Join(path, strings.ReplaceAll(t.Name(), "/", "_")+".log"), serial.Bytes(), 0o644)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("VM timed out after %s; serial tail:\n%s", timeout, vm.Tail(res.Serial, 60))
 	}
 	if err != nil {
-		t.Fatalf("qemu: %v; serial tail:\n%s", err, vm.Tail(res.Serial, 60))
+		t.Fatal(err)
 	}
-	t.Logf("boot took %s", dur.Round(100*time.Millisecond))
-	return res
+	t.Logf("boot took %s", r.Duration.Round(100*time.Millisecond))
+	return bootResult{Serial: r.Serial, Journal: string(r.Ports[Ports[0]]), JournalJSON: string(r.Ports[Ports[1]]),
+		Logs: r.Ports[Ports[2]], Duration: r.Duration}
 }
 
 var rootInitRe = regexp.MustCompile(`FLINT-ROOT-INIT uptime=([0-9.]+) root=(.*) missing=(.*)`)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: shows flint's main job on the example configs.
+# `make demo-offline`: shows flint's main job on the example configs, without a VM.
 # 1. validate every example (the broken one shows the error report);
 # 2. provision a scratch root from examples/webserver.ign with `flint apply`
 #    (when available) and show the result: tree, ownership, units.
@@ -37,6 +37,8 @@ if $FLINT apply --help >/dev/null 2>&1; then
   say "preset and units"
   cat "$root/etc/systemd/system-preset/20-flint.preset" 2>/dev/null
   ls -l "$root/etc/systemd/system/" 2>/dev/null
-  say "result file"
-  cat "$root/etc/.flint-result.json" 2>/dev/null; echo
+  say "flint status --root $root"
+  $FLINT status --root "$root"
+  say "flint analyze blame --root $root"
+  $FLINT analyze blame --root "$root"
 fi
