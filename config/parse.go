@@ -155,6 +155,7 @@ func runtimeRules(cfg *Config, root *jdoc, r *Report) {
 // RuntimeRuleNote ends the message of an error that only the reference's
 // run time reports for the config's own version.
 const RuntimeRuleNote = " (the reference refuses this when it runs, under the newest spec's rules)"
+
 // translateUp applies the behaviour changes between the declared version and
 // the newest one, then stamps the newest version.
 func translateUp(cfg *Config, idx int) {
