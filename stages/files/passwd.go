@@ -76,6 +76,18 @@ func (p *plan) planPasswd(ctx context.Context, c *stages.Context, cfg *config.Co
 		return err
 	}
 	a.tools = t.Unmodelled()
+	var wanted []accounts.Op // the explicit ids, reserved for their accounts
+	for _, g := range cfg.Passwd.Groups {
+		if exists(g.ShouldExist) {
+			wanted = append(wanted, accounts.Op{Kind: "groupadd", Group: toGroup(g)})
+		}
+	}
+	for _, u := range cfg.Passwd.Users {
+		if exists(u.ShouldExist) {
+			wanted = append(wanted, accounts.Op{Kind: "useradd", User: toUser(u)})
+		}
+	}
+	t.Reserve(wanted)
 	// Which operation each entry is depends on the entries before it, as
 	// when the tools run one after another.
 	for _, g := range cfg.Passwd.Groups {

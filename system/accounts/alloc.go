@@ -42,7 +42,7 @@ func (t *Txn) newID(kind string, sys bool, used map[int64]bool, preferred *int64
 		return 0, err
 	}
 	usable := func(id, lo, hi int64) bool {
-		return id >= lo && id <= hi && id != 65535 && id != 4294967295 && !used[id]
+		return id >= lo && id <= hi && id != 65535 && id != 4294967295 && !used[id] && !t.reserved[kind][id]
 	}
 	if preferred != nil && usable(*preferred, prefMin, max) {
 		return *preferred, nil
@@ -96,6 +96,27 @@ func (t *Txn) newID(kind string, sys bool, used map[int64]bool, preferred *int64
 		return 0, fmt.Errorf("can't get unique UID (no more available UIDs)")
 	}
 	return 0, fmt.Errorf("can't get unique GID (no more available GIDs)")
+}
+
+// Reserve marks the ids ops ask for explicitly, so that allocation for
+// the accounts without an id passes over them (shadow-utils, running the
+// ops one by one, would hand such an id to an earlier account and then
+// refuse the later one as "not unique"). An id already in use is left to
+// the op that asks for it to refuse.
+func (t *Txn) Reserve(ops []Op) {
+	t.reserved = map[string]map[int64]bool{"UID": {}, "GID": {}}
+	for _, op := range ops {
+		switch op.Kind {
+		case "useradd", "usermod":
+			if op.User.UID != nil {
+				t.reserved["UID"][int64(*op.User.UID)] = true
+			}
+		case "groupadd", "groupmod":
+			if op.Group.GID != nil {
+				t.reserved["GID"][int64(*op.Group.GID)] = true
+			}
+		}
+	}
 }
 
 func usedIDs(tb *table, field int) map[int64]bool {

@@ -47,6 +47,7 @@ func Plan(root string, now time.Time, ops []Op) (*Txn, []Change, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	t.Reserve(ops)
 	var out []Change
 	for _, op := range ops {
 		c, err := t.Do(op)

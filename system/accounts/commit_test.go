@@ -155,3 +155,25 @@ func TestNssOther(t *testing.T) {
 		}
 	}
 }
+
+// An account without an id never takes the id a later account of the same
+// config asks for (shadow-utils, one call at a time, would refuse the later
+// one as "UID 1000 is not unique"); otherwise allocation is shadow's.
+func TestReservedIDs(t *testing.T) {
+	dir := seedRoot(t)
+	uid, gid := 1000, 1001
+	ops := []Op{
+		{Kind: "useradd", User: User{Name: "auto", NoCreateHome: true}},
+		{Kind: "groupadd", Group: Group{Name: "later", GID: &gid}},
+		{Kind: "useradd", User: User{Name: "fixed", UID: &uid, NoCreateHome: true}},
+	}
+	if _, err := Apply(context.Background(), dir, time.Now(), ops, nil); err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := os.ReadFile(filepath.Join(dir, "etc/passwd"))
+	for _, want := range []string{"auto:x:1001:", "fixed:x:1000:"} {
+		if !strings.Contains(string(pw), want) {
+			t.Errorf("passwd lacks %q:\n%s", want, pw)
+		}
+	}
+}

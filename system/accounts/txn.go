@@ -74,6 +74,10 @@ type Txn struct {
 	// cannot order (a home removed and created again in one run)
 	removed, created []string
 	shellWarn        []string
+	// ids the config asks for explicitly ("UID"/"GID" → ids): automatic
+	// allocation passes over them, so an account without an id never takes
+	// the id a later account of the same config names
+	reserved map[string]map[int64]bool
 }
 
 // Load reads the accounts files of root. Nothing is locked or changed.
