@@ -12,11 +12,7 @@ require (
 	github.com/pin/tftp/v3 v3.1.0
 	github.com/vincent-petithory/dataurl v1.0.0
 	golang.org/x/crypto v0.59.0
-	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.50.0
 )
 
-require (
-	github.com/aws/smithy-go v1.28.9 // indirect
-	golang.org/x/text v0.44.0 // indirect
-)
+require golang.org/x/net v0.62.0 // indirect

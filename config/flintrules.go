@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // flint's own rules (origin "flint" in the rule tables): things
@@ -407,12 +405,37 @@ func urlHostPort(scheme, host, port string) error {
 // and values with control characters other than tab, so such a header can
 // never be sent.
 func (v *validator) headerRules(h *HTTPHeader, p []any) {
-	if h.Name != "" && !hasNUL(h.Name) && !httpguts.ValidHeaderFieldName(h.Name) {
+	if h.Name != "" && !hasNUL(h.Name) && !validHeaderName(h.Name) {
 		v.err(ErrInvalidHTTPHeaderName, cat(p, "name")...)
 	}
-	if h.Value != nil && !hasNUL(*h.Value) && !httpguts.ValidHeaderFieldValue(*h.Value) {
+	if h.Value != nil && !hasNUL(*h.Value) && !validHeaderValue(*h.Value) {
 		v.err(ErrInvalidHTTPHeaderValue, cat(p, "value")...)
 	}
+}
+
+// validHeaderName: a non-empty RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue: no control character but tab (bytes from 0x80 are
+// allowed, as obs-text).
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // ---- systemd -------------------------------------------------------------

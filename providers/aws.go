@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/flintboot/flint/resource"
 )
 
@@ -85,7 +83,7 @@ func (a *aws) Fetch(ctx context.Context, env *Env) ([]byte, error) {
 func (a *aws) ConfigureFetcher(ctx context.Context, env *Env, opts *resource.Options) error {
 	env.fill()
 	a.ensure(env)
-	opts.AWSCredentials = awssdk.NewCredentialsCache(roleCredentials{a.client})
+	opts.AWSCredentials = (&roleCredentials{m: a.client}).get
 	if a.region != "" {
 		opts.S3RegionHint = a.region
 	}

@@ -49,12 +49,12 @@ func TestAWSIMDSv2(t *testing.T) {
 	if opts.S3RegionHint != "eu-central-1" || opts.AWSCredentials == nil {
 		t.Fatalf("fetcher options not set: %+v", opts)
 	}
-	creds, err := opts.AWSCredentials.Retrieve(ctxT(t, 30*time.Second))
+	creds, err := opts.AWSCredentials(ctxT(t, 30*time.Second))
 	if err != nil {
 		t.Fatalf("instance-role credentials from the mock: %v", err)
 	}
 	if creds.AccessKeyID != "ASIAFLINTTEST" || creds.SecretAccessKey != "s3cr3t" || creds.SessionToken != "tok" {
-		t.Fatalf("credentials %q from %s", creds.AccessKeyID, creds.Source)
+		t.Fatalf("credentials %q", creds.AccessKeyID)
 	}
 }
 

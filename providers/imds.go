@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/flintboot/flint/resource"
 )
 
@@ -85,34 +83,49 @@ func (m *imds) region(ctx context.Context) (string, error) {
 	return r, nil
 }
 
-// roleCredentials is the instance role's credentials, read from IMDS when
-// the fetcher asks (it caches them until shortly before they expire).
-type roleCredentials struct{ m *imds }
+// roleCredentials hands the instance role's credentials to the fetcher,
+// read from IMDS on first use and again shortly before they expire.
+type roleCredentials struct {
+	m *imds
+
+	mu      sync.Mutex
+	cached  resource.AWSCredentials
+	expires time.Time // zero: not cached
+}
 
 const roleCredsPath = "/latest/meta-data/iam/security-credentials/"
 
-func (r roleCredentials) Retrieve(ctx context.Context) (awssdk.Credentials, error) {
+func (r *roleCredentials) get(ctx context.Context) (resource.AWSCredentials, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.expires.IsZero() && time.Now().Before(r.expires) {
+		return r.cached, nil
+	}
 	b, err := r.m.get(ctx, roleCredsPath, 4096)
 	if err != nil {
-		return awssdk.Credentials{}, fmt.Errorf("aws: instance role: %w", err)
+		return resource.AWSCredentials{}, fmt.Errorf("aws: instance role: %w", err)
 	}
 	role, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
 	if role == "" {
-		return awssdk.Credentials{}, errors.New("aws: the instance has no IAM role")
+		return resource.AWSCredentials{}, errors.New("aws: the instance has no IAM role")
 	}
 	if b, err = r.m.get(ctx, roleCredsPath+role, 64<<10); err != nil {
-		return awssdk.Credentials{}, fmt.Errorf("aws: credentials of the instance role: %w", err)
+		return resource.AWSCredentials{}, fmt.Errorf("aws: credentials of the instance role: %w", err)
 	}
 	var c struct {
 		Code, AccessKeyId, SecretAccessKey, Token string
 		Expiration                                time.Time
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
-		return awssdk.Credentials{}, errors.New("aws: credentials of the instance role are not valid JSON")
+		return resource.AWSCredentials{}, errors.New("aws: credentials of the instance role are not valid JSON")
 	}
 	if c.Code != "" && c.Code != "Success" {
-		return awssdk.Credentials{}, fmt.Errorf("aws: credentials of the instance role: code %q", c.Code)
+		return resource.AWSCredentials{}, fmt.Errorf("aws: credentials of the instance role: code %q", c.Code)
 	}
-	return awssdk.Credentials{AccessKeyID: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.Token,
-		Source: "EC2 instance role", CanExpire: !c.Expiration.IsZero(), Expires: c.Expiration}, nil
+	r.cached = resource.AWSCredentials{AccessKeyID: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.Token}
+	r.expires = time.Now().Add(time.Hour)
+	if !c.Expiration.IsZero() {
+		r.expires = c.Expiration.Add(-5 * time.Minute)
+	}
+	return r.cached, nil
 }

@@ -12,21 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/net/http/httpproxy"
 )
-
-func proxyFunc(p *Proxy) func(*http.Request) (*url.URL, error) {
-	if p == nil {
-		return nil
-	}
-	pf := (&httpproxy.Config{
-		HTTPProxy:  p.HTTPProxy,
-		HTTPSProxy: p.HTTPSProxy,
-		NoProxy:    strings.Join(p.NoProxy, ","),
-	}).ProxyFunc()
-	return func(r *http.Request) (*url.URL, error) { return pf(r.URL) }
-}
 
 // httpOpener returns the opener for an http(s) source: one request per
 // attempt, retrying transport errors, 5xx and src.RetryCodes.

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/flintboot/flint/tests/testpeer"
 )
 
@@ -173,8 +171,8 @@ func TestS3(t *testing.T) {
 	peer.ResetLog(t)
 	// Region discovery: the signed request uses the bucket's region, and
 	// the peer accepts the signature.
-	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: "AKROLE", SecretAccessKey: "s"}, nil
+	creds := AWSCredentialsFunc(func(context.Context) (AWSCredentials, error) {
+		return AWSCredentials{AccessKeyID: "AKROLE", SecretAccessKey: "s"}, nil
 	})
 	f2 := newFetcher(t, Options{S3Endpoint: peer.URL, AWSCredentials: creds})
 	b, err := f2.FetchBytes(bg(), Source{URL: "s3://cfg/dir/file.ign?versionId=" + v1}, 0)
@@ -191,8 +189,8 @@ func TestS3(t *testing.T) {
 		t.Fatalf("signature does not use the discovered region: %+v", gets)
 	}
 	// A wrong secret is refused by the peer: the signature is checked.
-	wrong := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: "AKROLE", SecretAccessKey: "not-it"}, nil
+	wrong := AWSCredentialsFunc(func(context.Context) (AWSCredentials, error) {
+		return AWSCredentials{AccessKeyID: "AKROLE", SecretAccessKey: "not-it"}, nil
 	})
 	f4 := newFetcher(t, Options{S3Endpoint: peer.URL, AWSCredentials: wrong, TotalTimeout: 5 * time.Second})
 	_, err = f4.FetchBytes(bg(), Source{URL: "s3://cfg/dir/file.ign"}, 0)
@@ -201,8 +199,8 @@ func TestS3(t *testing.T) {
 	}
 	mustContain(t, err, "403")
 	// Failing credentials fall back to anonymous.
-	bad := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{}, errors.New("no EC2 IMDS role found")
+	bad := AWSCredentialsFunc(func(context.Context) (AWSCredentials, error) {
+		return AWSCredentials{}, errors.New("no EC2 IMDS role found")
 	})
 	f3 := newFetcher(t, Options{S3Endpoint: peer.URL, AWSCredentials: bad})
 	if _, err := f3.FetchBytes(bg(), Source{URL: "s3://cfg/dir/file.ign"}, 0); err != nil {
@@ -215,8 +213,8 @@ func TestS3(t *testing.T) {
 func TestS3RequiresSignature(t *testing.T) {
 	peer := testpeer.Start(t, testpeer.S3, "-objects", s3Objects(t, []byte("b")), "-region", "us-west-2",
 		"-access-key", "AKPRIV", "-secret-key", "k", "-require-signature")
-	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: "AKPRIV", SecretAccessKey: "k", SessionToken: "session"}, nil
+	creds := AWSCredentialsFunc(func(context.Context) (AWSCredentials, error) {
+		return AWSCredentials{AccessKeyID: "AKPRIV", SecretAccessKey: "k", SessionToken: "session"}, nil
 	})
 	f := newFetcher(t, Options{S3Endpoint: peer.URL, AWSCredentials: creds, TotalTimeout: 10 * time.Second})
 	b, err := f.FetchBytes(bg(), Source{URL: "arn:aws:s3:::cfg/dir/file.ign", Hash: sha256Of([]byte("version two"))}, 0)
@@ -421,8 +419,8 @@ func TestS3VirtualHostSigned(t *testing.T) {
 		"-access-key", "AKVH", "-secret-key", "vh-secret", "-require-signature")
 	vers := peerVersions(t, peer)
 	var d net.Dialer
-	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: "AKVH", SecretAccessKey: "vh-secret"}, nil
+	creds := AWSCredentialsFunc(func(context.Context) (AWSCredentials, error) {
+		return AWSCredentials{AccessKeyID: "AKVH", SecretAccessKey: "vh-secret"}, nil
 	})
 	f := newFetcher(t, Options{S3RegionHint: "eu-west-1", AWSCredentials: creds, TotalTimeout: 10 * time.Second,
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {

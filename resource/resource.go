@@ -25,8 +25,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/flintboot/flint/log"
 )
 
@@ -76,7 +74,7 @@ type Options struct {
 	// flint apply sets it (DefaultApplyLimit unless told otherwise) so that
 	// no resource is retried for ever; flint run leaves it 0.
 	Limit time.Duration
-	// Proxy, when set, is evaluated with golang.org/x/net/http/httpproxy.
+	// Proxy, when set, chooses the proxy of each request (see proxyFunc).
 	Proxy *Proxy
 	// Offline makes every source that needs the network fail with ErrNeedNet.
 	Offline bool
@@ -91,7 +89,7 @@ type Options struct {
 	S3RegionHint string
 	// AWSCredentials signs S3 requests; nil means anonymous. When retrieving
 	// credentials fails the fetch falls back to anonymous.
-	AWSCredentials aws.CredentialsProvider
+	AWSCredentials AWSCredentialsFunc
 	// GCSEndpoint defaults to https://storage.googleapis.com.
 	GCSEndpoint string
 	// GCSToken, when set, returns an OAuth2 access token sent as

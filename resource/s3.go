@@ -11,9 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // s3Target is a parsed s3:// or arn: source.
@@ -97,7 +95,6 @@ func (f *Fetcher) s3Opener(client *http.Client, opts Options, raw string) (opene
 	}
 	red := redact(raw)
 	lg := opts.logger()
-	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 	var regionMu sync.Mutex
 	return func(ctx context.Context, attempt int) (io.ReadCloser, error) {
 		regionMu.Lock()
@@ -113,9 +110,9 @@ func (f *Fetcher) s3Opener(client *http.Client, opts Options, raw string) (opene
 			regionMu.Unlock()
 			region = r
 		}
-		var creds *aws.Credentials
+		var creds *AWSCredentials
 		if opts.AWSCredentials != nil {
-			c, err := opts.AWSCredentials.Retrieve(ctx)
+			c, err := opts.AWSCredentials(ctx)
 			if err != nil {
 				lg.Warn("no AWS credentials, fetching %s anonymously: %v", red, err)
 			} else {
@@ -133,10 +130,7 @@ func (f *Fetcher) s3Opener(client *http.Client, opts Options, raw string) (opene
 		req.Header.Set("User-Agent", opts.UserAgent)
 		req.Header.Set("Accept-Encoding", "identity")
 		if creds != nil {
-			req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
-			if err := signer.SignHTTP(ctx, *creds, req, emptySHA256, "s3", region, time.Now()); err != nil {
-				return nil, fmt.Errorf("signing the request for %s: %w", red, err)
-			}
+			signV4(req, *creds, region, time.Now())
 		}
 		lg.Info("GET %s (region %s): attempt #%d", red, region, attempt)
 		resp, err := client.Do(req)

@@ -134,7 +134,10 @@ func (p *plan) fetchAll(ctx context.Context, c *stages.Context) error {
 		go func() {
 			defer wg.Done()
 			for j := range next {
-				if err := p.runJob(ctx, c, j); err != nil {
+				op := c.Log.With("files").Op("fetching %s", j.n.cfgPath)
+				err := p.runJob(ctx, c, j)
+				op(err)
+				if err != nil {
 					if ctx.Err() != nil && failed.Load() {
 						continue // cut short by another job's failure
 					}
