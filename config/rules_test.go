@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-semver/semver"
 	"github.com/coreos/vcontext/report"
 )
 
@@ -455,4 +456,20 @@ func TestIsBlank(t *testing.T) {
 			t.Errorf("IsBlank(%q) = true", s)
 		}
 	}
+}
+
+// mustSince parses a `since` tag into a table index.
+func mustSince(tag string) int {
+	if tag == "" {
+		return 0
+	}
+	v, err := semver.NewVersion(tag)
+	if err != nil {
+		panic(fmt.Sprintf("config: bad since tag %q", tag))
+	}
+	i := versionIndex(*v)
+	if i < 0 {
+		panic(fmt.Sprintf("config: since tag %q is not in the version table", tag))
+	}
+	return i
 }

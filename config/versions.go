@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-
 	"github.com/coreos/go-semver/semver"
 )
 
@@ -121,20 +119,4 @@ func LookupVersion(s string) (VersionInfo, error) {
 		return VersionInfo{}, ErrUnknownVersion
 	}
 	return Versions[i], nil
-}
-
-// mustSince parses a `since` tag into a table index.
-func mustSince(tag string) int {
-	if tag == "" {
-		return 0
-	}
-	v, err := semver.NewVersion(tag)
-	if err != nil {
-		panic(fmt.Sprintf("config: bad since tag %q", tag))
-	}
-	i := versionIndex(*v)
-	if i < 0 {
-		panic(fmt.Sprintf("config: since tag %q is not in the version table", tag))
-	}
-	return i
 }

@@ -25,12 +25,10 @@ import (
 	"github.com/flintboot/flint/log"
 )
 
-// sink receives the decompressed content. written reports how many bytes
-// it has accepted; reset rewinds it for a clean retry and reports whether it
-// could.
+// sink receives the decompressed content; reset rewinds it for a clean
+// retry and reports whether it could.
 type sink interface {
 	io.Writer
-	written() int64
 	reset() bool
 }
 
@@ -44,8 +42,7 @@ func (s *plainSink) Write(p []byte) (int, error) {
 	s.n += int64(n)
 	return n, err
 }
-func (s *plainSink) written() int64 { return s.n }
-func (s *plainSink) reset() bool    { return s.n == 0 }
+func (s *plainSink) reset() bool { return s.n == 0 }
 
 type bufSink struct {
 	buf   []byte
@@ -59,8 +56,7 @@ func (s *bufSink) Write(p []byte) (int, error) {
 	s.buf = append(s.buf, p...)
 	return len(p), nil
 }
-func (s *bufSink) written() int64 { return int64(len(s.buf)) }
-func (s *bufSink) reset() bool    { s.buf = s.buf[:0]; return true }
+func (s *bufSink) reset() bool { s.buf = s.buf[:0]; return true }
 
 // fileSink writes the destination file. Every writebackChunk bytes it
 // asks its flusher goroutine to start writeback of what was written
@@ -124,7 +120,6 @@ func (s *fileSink) stop() {
 	}
 }
 
-func (s *fileSink) written() int64 { return s.n }
 func (s *fileSink) reset() bool {
 	if s.n == 0 {
 		return true

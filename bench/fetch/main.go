@@ -289,20 +289,6 @@ func tail(s string) string {
 	return strings.Join(lines[max(0, len(lines)-5):], "\n")
 }
 
-func best(reps int, fn func() (float64, error)) (float64, error) {
-	b := 0.0
-	for i := range reps {
-		d, err := fn()
-		if err != nil {
-			return 0, err
-		}
-		if i == 0 || d < b {
-			b = d
-		}
-	}
-	return b, nil
-}
-
 func timed(fn func() error) func() (float64, error) {
 	return func() (float64, error) {
 		start := time.Now()

@@ -340,21 +340,6 @@ func (s *planner) rel(real string) string {
 // the mode bits of chmod(2).
 func unixMode(m int) uint32 { return uint32(m) & 0o7777 }
 
-// toMode converts a config mode to an os.FileMode.
-func toMode(m int) os.FileMode {
-	fm := os.FileMode(m) & os.ModePerm
-	if m&04000 != 0 {
-		fm |= os.ModeSetuid
-	}
-	if m&02000 != 0 {
-		fm |= os.ModeSetgid
-	}
-	if m&01000 != 0 {
-		fm |= os.ModeSticky
-	}
-	return fm
-}
-
 // statOf returns uid, gid and mode bits of an on-disk node.
 func statOf(fi fs.FileInfo) (int, int, uint32) {
 	st := fi.Sys().(*syscall.Stat_t)

@@ -44,13 +44,6 @@ type entry struct {
 	changed bool
 }
 
-func (e *entry) name() string {
-	if e.f == nil {
-		return ""
-	}
-	return e.f[0]
-}
-
 func (e *entry) line() string {
 	if e.changed {
 		return strings.Join(e.f, ":")
