@@ -32,6 +32,10 @@ test-fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=15s ./config
 	$(GO) test -run='^$$' -fuzz='^FuzzJSONLikeEncodingJSON$$' -fuzztime=10s ./config
 	$(GO) test -run='^$$' -fuzz='^FuzzLegacyParse$$' -fuzztime=10s ./config/legacy
+	@# validate is the gate: apply to a scratch root (as root) fails for a
+	@# reason of the config's own only if validate refused it first
+	$(PRIVATE) $(GO) test -run='^$$' -fuzz='^FuzzApplyFields$$' -fuzztime=20s ./stages/engine
+	$(PRIVATE) $(GO) test -run='^$$' -fuzz='^FuzzApplyAfterValidate$$' -fuzztime=20s ./stages/engine
 
 test-host: build
 	@if [ -d tests/host ]; then $(PRIVATE) $(GO) test -count=1 -timeout 20m ./tests/host/...; fi
