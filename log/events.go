@@ -19,19 +19,15 @@ const (
 )
 
 // ConfigFetched logs that the user config was acquired from source (a
-// redacted URL or path) with the given SHA-512 (hex), with
-// MESSAGE_ID=MessageConfigFetched and the fields FLINT_CONFIG_SOURCE and
-// FLINT_CONFIG_SHA512.
-func (l *Logger) ConfigFetched(source, sha512 string) {
+// redacted URL or path), with MESSAGE_ID=MessageConfigFetched and the field
+// FLINT_CONFIG_SOURCE.
+func (l *Logger) ConfigFetched(source string) {
 	if l == nil {
 		return
 	}
-	short := sha512
-	if len(short) > 16 {
-		short = short[:16]
-	}
-	l.write(entry{lv: LevelInfo, msg: fmt.Sprintf("fetched config %s (sha512 %s)", source, short),
-		id: MessageConfigFetched, vars: map[string]string{"FLINT_CONFIG_SOURCE": source, "FLINT_CONFIG_SHA512": sha512}})
+	// no hash of the config: it holds secrets
+	l.write(entry{lv: LevelInfo, msg: fmt.Sprintf("fetched config %s", source),
+		id: MessageConfigFetched, vars: map[string]string{"FLINT_CONFIG_SOURCE": source}})
 }
 
 // StageStarted logs "stage started" with MESSAGE_ID=MessageStageStarted.

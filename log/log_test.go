@@ -128,11 +128,11 @@ func TestEventsText(t *testing.T) {
 	l.StageStarted()
 	l.StageFinished(1500*time.Millisecond, 3)
 	l.StageFailed(2*time.Second, "disks: mkfs https://h/x?secret=CANARY failed")
-	l.ConfigFetched("cmdline:https://h/c.ign", strings.Repeat("ab", 64))
+	l.ConfigFetched("cmdline:https://h/c.ign")
 	want := "INFO     : disks: stage started\n" +
 		"INFO     : disks: stage finished in 1.5s (3 actions)\n" +
 		"ERROR    : disks: stage failed after 2s: disks: mkfs https://h/x failed\n" +
-		"INFO     : disks: fetched config cmdline:https://h/c.ign (sha512 abababababababab)\n"
+		"INFO     : disks: fetched config cmdline:https://h/c.ign\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}

@@ -649,7 +649,7 @@ func TestHashAndGzipOverHTTP(t *testing.T) {
 		{"sha512 ok", Source{URL: srv.URL + "/plain", Hash: sha512Of(content)}, ""},
 		{"sha256 ok", Source{URL: srv.URL + "/plain", Hash: sha256Of(content)}, ""},
 		{"gzip sha512 ok", Source{URL: srv.URL + "/gz", Compression: "gzip", Hash: sha512Of(content)}, ""},
-		{"sha512 mismatch", Source{URL: srv.URL + "/plain", Hash: sha512Of([]byte("other"))}, "hash verification failed (calculated " + sha512Of(content)[7:] + " but expected " + sha512Of([]byte("other"))[7:] + ")"},
+		{"sha512 mismatch", Source{URL: srv.URL + "/plain", Hash: sha512Of([]byte("other"))}, "hash verification failed (sha512)"},
 		{"sha256 mismatch", Source{URL: srv.URL + "/plain", Hash: sha256Of([]byte("other"))}, "hash verification failed"},
 		{"hash of compressed bytes", Source{URL: srv.URL + "/gz", Compression: "gzip", Hash: sha512Of(files["/gz"])}, "hash verification failed"},
 		{"corrupt gzip", Source{URL: srv.URL + "/corrupt", Compression: "gzip"}, "decompressing"},

@@ -101,7 +101,7 @@ func Acquire(ctx context.Context, o AcquireOptions) (*Acquired, error) {
 			return a, fmt.Errorf("parsing user config %s: %w", u.Source, err)
 		}
 		a.Fetched = append(a.Fetched, FetchedConfig{Kind: "user", Source: u.Source, SHA512: sum(u.Raw)})
-		o.Log.Info("user config %s (sha512 %s)", u.Source, sum(u.Raw)[:16])
+		o.Log.Info("user config %s (%d bytes)", u.Source, len(u.Raw))
 		// The base config's fetch settings apply while fetching the user
 		// config's references.
 		if err := r.updateFetcher(ctx, &base); err != nil {

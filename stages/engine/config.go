@@ -95,7 +95,7 @@ func (a *acquisition) acquire(ctx context.Context) (*stages.Acquired, error) {
 		// issue 15: the journal event with its fixed MESSAGE_ID
 		for _, fc := range acq.Fetched {
 			if fc.Kind == "user" {
-				a.log.ConfigFetched(fc.Source, fc.SHA512)
+				a.log.ConfigFetched(fc.Source)
 			}
 		}
 	}
