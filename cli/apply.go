@@ -3,8 +3,6 @@ package cli
 import (
 	"bufio"
 	"errors"
-	"fmt"
-	"os"
 
 	"github.com/flintboot/flint/stages/engine"
 	"github.com/flintboot/flint/system"
@@ -30,9 +28,6 @@ func applyOptions(e *Env, name string) (engine.Options, error) {
 	}
 	if o.Root == "" {
 		return o, UsageError(errors.New("--root must not be empty"))
-	}
-	if st, err := os.Stat(o.Root); err != nil || !st.IsDir() {
-		return o, &ExitError{Code: ExitFailure, Err: fmt.Errorf("root %s is not a directory", o.Root)}
 	}
 	o.Raw, o.Source = raw, fs.Arg(0)
 	o.Log = logger(e.Stderr, debug)

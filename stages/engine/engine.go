@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -150,6 +151,9 @@ func prepare(ctx context.Context, o *Options) (*prepared, error) {
 	root, err := filepath.Abs(o.Root)
 	if err != nil {
 		return nil, err
+	}
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("root %s is not a directory", o.Root)
 	}
 	o.Root = root
 	if o.Paths == (system.Paths{}) {
