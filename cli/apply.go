@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 
+	"github.com/flintboot/flint/resource"
 	"github.com/flintboot/flint/stages/engine"
 	"github.com/flintboot/flint/system"
 )
@@ -22,6 +23,7 @@ func applyOptions(e *Env, name string) (engine.Options, error) {
 	fs.BoolVar(&o.AllStages, "all-stages", false, "also run the kargs, disks, mount and umount stages (real devices)")
 	fs.BoolVar(&baseConfigs, "base-configs", false, "merge the config over the system base configs (base.d, base.platform.d)")
 	fs.BoolVar(&debug, "debug", false, "log debug messages")
+	fs.DurationVar(&o.Fetch.Limit, "resource-timeout", resource.DefaultApplyLimit, "give up on a resource after this long, retries included (0: never)")
 	raw, err := oneInput(e, fs, "CONFIG")
 	if err != nil {
 		return o, err

@@ -50,7 +50,8 @@ func (f *Fetcher) httpOpener(client *http.Client, opts Options, u *url.URL, src 
 		}
 		lg.Info("%s result: %s", method, resp.Status)
 		switch {
-		case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent:
+		case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent,
+			method != http.MethodGet && resp.StatusCode/100 == 2: // a POST or PUT accepted (201, 202, …)
 			return withSize(resp.Body, resp.ContentLength), nil
 		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || slices.Contains(src.RetryCodes, resp.StatusCode):
 			drain(resp.Body)

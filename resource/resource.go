@@ -152,7 +152,7 @@ const (
 	// DefaultResponseHeaderTimeout is the per-attempt bound on waiting for
 	// response headers when the config sets none (Ignition's default).
 	DefaultResponseHeaderTimeout = 10 * time.Second
-	// DefaultApplyLimit is the proposed default of Options.Limit for
+	// DefaultApplyLimit is the default of Options.Limit for
 	// flint apply: long enough for a slow mirror of a large image, short
 	// enough that a resource that never answers fails the run.
 	DefaultApplyLimit = 5 * time.Minute

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A merge bomb (configs merging configs merging large configs) stops at
@@ -47,5 +48,37 @@ func TestMergeBombMemory(t *testing.T) {
 	t.Logf("peak RSS %d MiB", rss>>10)
 	if rss > 256<<10 {
 		t.Errorf("peak RSS %d MiB on the way to the 128 MiB cap, want at most 256 MiB", rss>>10)
+	}
+}
+
+// flint apply gives up on a resource that never works after its limit
+// (--resource-timeout, default 5m), retries included; a permanent error
+// (an impossible port is refused by validate; a 403 here) fails at once.
+func TestApplyResourceTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/forbidden" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		http.Error(w, "try later", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		path, flag, want string
+		within           time.Duration
+	}{
+		{"/flaky", "2s", "unable to fetch resource in time", 20 * time.Second},
+		{"/forbidden", "5m", "403", 10 * time.Second},
+	} {
+		cfg := filepath.Join(t.TempDir(), "c.ign")
+		os.WriteFile(cfg, []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/x","contents":{"source":"`+srv.URL+c.path+`"}}]}}`), 0o644)
+		start := time.Now()
+		out, err := exec.Command(flintBin, "apply", "--resource-timeout", c.flag, "--root", t.TempDir(), cfg).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%s: %v\n%s", c.path, err, out)
+		}
+		if d := time.Since(start); d > c.within {
+			t.Errorf("%s: gave up after %s", c.path, d)
+		}
 	}
 }
