@@ -20,11 +20,7 @@ func runValidate(e *Env) error {
 	if *format != "text" && *format != "json" {
 		return UsageError(fmt.Errorf("unknown format %q", *format))
 	}
-	var rpt config.Report
-	perr := config.ErrEmpty // white space only is no config at all, as an empty file is
-	if !config.IsBlank(raw) {
-		_, rpt, perr = legacy.ParseAny(raw)
-	}
+	_, rpt, perr := legacy.ParseAny(raw) // white space only is no config (empty), as an empty file is
 	valid := perr == nil && !rpt.IsFatal() && !(*strict && config.HasWarnings(rpt))
 	if *format == "json" {
 		enc := json.NewEncoder(e.Stdout)

@@ -44,7 +44,7 @@ func versionOf(doc *Document) (semver.Version, Report, error) {
 // own rules and returns it in the newest shape. The report holds every
 // problem found; err is non-nil when the config cannot be used.
 func Parse(raw []byte) (Config, Report, error) {
-	if len(raw) == 0 {
+	if IsBlank(raw) {
 		return Config{}, Report{}, ErrEmpty
 	}
 	doc, rpt, err := ReadDocument(raw)

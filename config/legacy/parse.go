@@ -69,7 +69,7 @@ type versionProbe struct {
 // whole parse.
 func detect(raw []byte) (Spec, semver.Version, *config.Document, config.Report, error) {
 	var none semver.Version
-	if len(raw) == 0 {
+	if config.IsBlank(raw) {
 		return SpecUnknown, none, nil, config.Report{}, config.ErrEmpty
 	}
 	switch line := firstLine(raw); {
