@@ -70,6 +70,7 @@ type plan struct {
 	units   []unitOp
 	preset  *node
 	luks    []luksOp
+	cex     []cexFile
 	st      *planner
 	relabel bool
 

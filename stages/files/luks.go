@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path"
+	"slices"
 
 	"github.com/flintboot/flint/config"
 	"github.com/flintboot/flint/stages"
@@ -13,6 +15,10 @@ import (
 )
 
 const crypttab = "/etc/crypttab"
+
+// cexFile is a zkey repository file of a cex volume, persisted into the
+// root's repository (the reference copies /etc/zkey/repository).
+type cexFile struct{ src, dst string }
 
 type luksOp struct {
 	name    string
@@ -24,6 +30,15 @@ type luksOp struct {
 func (p *plan) planLuks(ctx context.Context, c *stages.Context, cfg *config.Config) error {
 	if c.State == nil || len(cfg.Storage.Luks) == 0 {
 		return nil
+	}
+	repo := c.Paths.ZkeyRepository
+	if repo == "" {
+		repo = "/etc/zkey/repository"
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.State.LuksCexRepoFiles)) {
+		dst := path.Join(repo, path.Base(name))
+		p.cex = append(p.cex, cexFile{src: c.State.LuksCexRepoFiles[name], dst: dst})
+		p.add("zkey-repository", dst, "mode 0600")
 	}
 	keyDir := c.Paths.LuksKeyDir
 	if keyDir == "" {
@@ -56,6 +71,15 @@ func (p *plan) planLuks(ctx context.Context, c *stages.Context, cfg *config.Conf
 }
 
 func (p *plan) applyLuks(ctx context.Context, c *stages.Context) error {
+	for _, f := range p.cex {
+		b, err := os.ReadFile(f.src)
+		if err != nil {
+			return fmt.Errorf("reading zkey repository file %s: %w", f.src, err)
+		}
+		if err := p.writeRootFile(f.dst, b, 0o600); err != nil {
+			return err
+		}
+	}
 	if len(p.luks) == 0 {
 		return nil
 	}
