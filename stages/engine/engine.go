@@ -64,9 +64,10 @@ func Lookup(name string) (stages.Stage, error) {
 // made everything it wrote durable first; a failed one is recorded too).
 func runStage(ctx context.Context, c *stages.Context, st stages.Stage) error {
 	if err := stages.RunStage(ctx, c, st); err != nil {
-		if st.Name() == "files" {
-			// issue 15: a failed files stage is recorded in the result file
-			// too (flint status, flint analyze); the root is mounted
+		if st.Name() == "files" && ctx.Err() == nil {
+			// a failed files stage is recorded in the result file too (flint
+			// status, flint analyze); an interrupted one (SIGTERM, SIGINT)
+			// leaves the root as it was, its record is in the state
 			if werr := stages.WriteResult(c); werr != nil {
 				c.Log.Warn("recording the failure in the result file: %v", werr)
 			}
