@@ -12,8 +12,6 @@ import (
 	"hash"
 	"io"
 	"strings"
-
-	"github.com/vincent-petithory/dataurl"
 )
 
 // Contents that live in the config itself (data: URLs) can be checked
@@ -37,11 +35,11 @@ func inlineContents(s *string) ([]byte, bool) {
 	if s == nil || !strings.HasPrefix(*s, "data:") {
 		return nil, false
 	}
-	d, err := dataurl.DecodeString(*s)
+	d, err := DecodeDataURL(*s)
 	if err != nil {
 		return nil, false // reported by the URL rule
 	}
-	return d.Data, true
+	return d, true
 }
 
 // inline checks a resource whose contents are in the config: the

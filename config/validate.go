@@ -11,7 +11,6 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 	vpath "github.com/coreos/vcontext/path"
 	"github.com/coreos/vcontext/report"
-	"github.com/vincent-petithory/dataurl"
 )
 
 // The rule set, written once. Entries are reported at the same JSON paths
@@ -283,7 +282,7 @@ func ValidateURL(s string, schemes map[string]bool) error {
 		}
 		return checkVersionID(u)
 	case "data":
-		if _, err := dataurl.DecodeString(s); err != nil {
+		if _, err := DecodeDataURL(s); err != nil {
 			return err
 		}
 	}

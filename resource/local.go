@@ -12,21 +12,21 @@ import (
 	"path"
 	"path/filepath"
 
-	"github.com/vincent-petithory/dataurl"
 	"golang.org/x/sys/unix"
 
+	"github.com/flintboot/flint/config"
 	"github.com/flintboot/flint/log"
 )
 
 // dataOpener decodes an RFC 2397 URL (base64 or percent-encoded). The
 // content lives in the config already, so decoding it in memory is fine.
 func dataOpener(raw string) (opener, error) {
-	d, err := dataurl.DecodeString(raw)
+	d, err := config.DecodeDataURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("decoding data URL: %w", err)
 	}
 	return func(context.Context, int) (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(d.Data)), nil
+		return io.NopCloser(bytes.NewReader(d)), nil
 	}, nil
 }
 

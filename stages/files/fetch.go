@@ -224,9 +224,9 @@ func writePart(ctx context.Context, c *stages.Context, r config.Resource, f io.W
 		return nil
 	}
 	if !needsPrefetch(r) {
-		b, err := decodeData(*r.Source)
+		b, err := config.DecodeDataURL(*r.Source)
 		if err != nil {
-			return err
+			return fmt.Errorf("decoding data URL: %w", err)
 		}
 		_, err = f.Write(b)
 		return err

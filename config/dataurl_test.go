@@ -1,4 +1,4 @@
-package files
+package config
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ func TestDecodeDataMatchesDataurl(t *testing.T) {
 		"data:,+plus+", "data:;base64,!!!", "data:,\x00nul", "data:image/svg+xml,%3Csvg%3E", "data:;base64,aGVs\nbG8=", "data:;base64,aGVsbG8", "data:;base64,aGVsbA==",
 	} {
 		want, werr := dataurl.DecodeString(u)
-		got, gerr := decodeData(u)
+		got, gerr := DecodeDataURL(u)
 		if (werr != nil) != (gerr != nil) {
 			t.Errorf("%q: dataurl error %v, flint error %v", u, werr, gerr)
 			continue
