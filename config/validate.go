@@ -250,6 +250,16 @@ func (v *validator) hash(h *string, p []any) {
 	}
 	if len(sum) != size {
 		v.err(ErrHashWrongSize, p...)
+		return
+	}
+	// The reference checks only the length and fails at run time on a sum
+	// that is not hex; flint refuses it here (a deliberate difference,
+	// docs/validation.md).
+	for i := 0; i < len(sum); i++ {
+		if c := sum[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			v.err(ErrHashMalformed, p...)
+			return
+		}
 	}
 }
 
