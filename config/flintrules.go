@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // flint's own rules (origin "flint" in the rule tables): things
@@ -44,8 +45,8 @@ func IsBlank(raw []byte) bool {
 }
 
 func (v *validator) flintRules(c *Config) {
-	if v.root.mayHoldNUL() {
-		v.nulBytes(reflect.ValueOf(c).Elem(), nil)
+	if rv := reflect.ValueOf(c).Elem(); v.root.mayHoldNUL() && anyNUL(rv) {
+		v.nulBytes(rv, nil)
 	}
 	t := &c.Ignition.Timeouts
 	v.timeout(t.HTTPResponseHeaders, "ignition", "timeouts", "httpResponseHeaders")
@@ -75,6 +76,50 @@ var nulSkip = map[reflect.Type]map[string]bool{
 	reflect.TypeOf(Resource{}): {"Source": true},
 	reflect.TypeOf(Proxy{}):    {"HTTPProxy": true, "HTTPSProxy": true},
 	reflect.TypeOf(Tang{}):     {"URL": true},
+}
+
+// nulFields caches, per struct type, the fields anyNUL looks into (those
+// not in nulSkip): validating a merged config walks every entry, and the
+// tag and skip lookups were most of its cost.
+var nulFields sync.Map // reflect.Type → []int
+
+func fieldsToCheck(t reflect.Type) []int {
+	if f, ok := nulFields.Load(t); ok {
+		return f.([]int)
+	}
+	skip := nulSkip[t]
+	var idx []int
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.Anonymous || !skip[f.Name] {
+			idx = append(idx, i)
+		}
+	}
+	nulFields.Store(t, idx)
+	return idx
+}
+
+// anyNUL reports, without allocating, whether a string nulBytes checks
+// holds a NUL byte; nulBytes then names where.
+func anyNUL(rv reflect.Value) bool {
+	switch rv.Kind() {
+	case reflect.Pointer:
+		return !rv.IsNil() && anyNUL(rv.Elem())
+	case reflect.String:
+		return strings.IndexByte(rv.String(), 0) >= 0
+	case reflect.Slice:
+		for i := 0; i < rv.Len(); i++ {
+			if anyNUL(rv.Index(i)) {
+				return true
+			}
+		}
+	case reflect.Struct:
+		for _, i := range fieldsToCheck(rv.Type()) {
+			if anyNUL(rv.Field(i)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nulBytes reports every string of the config that holds a NUL byte: no

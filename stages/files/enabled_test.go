@@ -164,7 +164,7 @@ func TestUnitStateMatchesSystemctl(t *testing.T) {
 		root := f.make(t)
 		for _, name := range f.names {
 			want, ok := realState(t, bin, root, name)
-			got := unitRoot{root}.unitState(name)
+			got := unitRoot{root: root}.unitState(name)
 			if got != want {
 				t.Errorf("%s: %s: flint says %q, systemctl --root is-enabled says %q", fname, name, got, want)
 			}
@@ -205,7 +205,7 @@ func TestDisableMatchesSystemctl(t *testing.T) {
 			if err != nil && !strings.Contains(string(out), "No such file") && !strings.Contains(string(out), "not found") {
 				t.Logf("%s: systemctl disable %s: %v: %s", fname, name, err, out)
 			}
-			u := unitRoot{ours}
+			u := unitRoot{root: ours}
 			links, dirs := u.disableLinks(name)
 			for _, l := range links {
 				must(t, os.Remove(u.host(l)))

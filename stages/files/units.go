@@ -130,7 +130,7 @@ func (p *plan) planUnits(ctx context.Context, c *stages.Context, cfg *config.Con
 		}
 		if u.Enabled != nil && !*u.Enabled {
 			p.units = append(p.units, unitOp{kind: "disable", unit: u.Name})
-			state := unitRoot{p.st.root}.unitState(u.Name)
+			state := unitRoot{root: p.st.root}.unitState(u.Name)
 			p.add("disable", u.Name, "if enabled in the root when its files are written (now: "+state+"): remove its links, preset disable")
 		}
 		if u.Mask != nil {
@@ -213,6 +213,7 @@ func (p *plan) applyUnits(ctx context.Context, c *stages.Context) error {
 	}
 	done := l.Op("writing %d systemd unit operations", len(p.units))
 	disabled := map[string]bool{}
+	ur := unitRoot{root: root, cache: newUnitCache()}
 	err := func() error {
 		for _, op := range p.units {
 			if err := ctx.Err(); err != nil {
@@ -230,8 +231,21 @@ func (p *plan) applyUnits(ctx context.Context, c *stages.Context) error {
 				}
 			case "disable":
 				var was bool
-				was, err = p.disable(l, root, op.unit)
+				was, err = p.disable(l, ur, op.unit)
 				disabled[op.unit] = was
+			}
+			if op.n != nil && err == nil {
+				for _, d := range op.n.mkdirs {
+					ur.cache.added(d, fs.ModeDir)
+				}
+				switch op.kind {
+				case "write":
+					ur.cache.added(op.n.real, 0)
+				case "mask":
+					ur.cache.added(op.n.real, fs.ModeSymlink)
+				default:
+					ur.cache.changed(op.n.real)
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("unit %s: %w", op.unit, err)
@@ -284,8 +298,7 @@ func (p *plan) applyMask(n *node) error {
 // disable undoes an enablement the way `systemctl --root ROOT disable`
 // does, when `systemctl --root ROOT is-enabled` would report the unit
 // enabled; decided in-process. It reports whether the unit was enabled.
-func (p *plan) disable(l *log.Logger, root, unit string) (bool, error) {
-	u := unitRoot{root}
+func (p *plan) disable(l *log.Logger, u unitRoot, unit string) (bool, error) {
 	state := u.unitState(unit)
 	if !enabledState(state) {
 		l.Debugf("unit %s is %s in the root: nothing to disable", unit, state)
@@ -293,13 +306,17 @@ func (p *plan) disable(l *log.Logger, root, unit string) (bool, error) {
 	}
 	links, dirs := u.disableLinks(unit)
 	for _, lk := range links {
-		if err := os.Remove(u.host(lk)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		err := os.Remove(u.host(lk))
+		u.cache.changed(u.host(lk))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return true, err
 		}
 		l.Info("removed %s (disabling %s, which was %s)", lk, unit, state)
 	}
 	for _, d := range dirs {
-		if err := os.Remove(u.host(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		err := os.Remove(u.host(d))
+		u.cache.changed(u.host(d))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return true, err
 		}
 	}

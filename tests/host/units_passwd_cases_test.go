@@ -74,6 +74,21 @@ func unitCases() []tc {
 				wantMissing(t, r, "/etc/systemd/system/multi-user.target.wants")
 				wantMissing(t, r, "/etc/systemd/system/timers.target.wants")
 			}},
+		// two disabled units share a .wants directory, with a unit written
+		// between them: the second check sees what the first removed, so
+		// the directory left empty goes too
+		{name: "unit.disable.shared.wants", config: units(`{"name":"aa.service","enabled":false},{"name":"mid.service","contents":"[Service]\nExecStart=/bin/true\n"},{"name":"bb.service","enabled":false}`),
+			setup: func(t *testing.T, r *root) {
+				writeFile(t, r, "/usr/lib/systemd/system/aa.service", svcText, 0o644)
+				writeFile(t, r, "/usr/lib/systemd/system/bb.service", svcText, 0o644)
+				symlink(t, r, "/etc/systemd/system/multi-user.target.wants/aa.service", "/usr/lib/systemd/system/aa.service")
+				symlink(t, r, "/etc/systemd/system/multi-user.target.wants/bb.service", "/usr/lib/systemd/system/bb.service")
+			},
+			check: func(t *testing.T, r *root) {
+				wantMissing(t, r, "/etc/systemd/system/multi-user.target.wants")
+				wantContains(t, r, "/etc/systemd/system/mid.service", "ExecStart=/bin/true")
+				wantFile(t, r, preset, "disable aa.service\ndisable bb.service\n", 0o644, 0, 0)
+			}},
 		// enabled:false for a unit that is not enabled writes nothing at all
 		{name: "unit.disable.not.enabled.writes.nothing", config: units(`{"name":"aa.service","enabled":false},{"name":"bb.service","enabled":false}`),
 			setup: func(t *testing.T, r *root) { writeFile(t, r, "/usr/lib/systemd/system/bb.service", svcText, 0o644) },
