@@ -205,10 +205,12 @@ type cachedEntry struct {
 	typ  fs.FileMode
 }
 
-func (e cachedEntry) Name() string               { return e.name }
-func (e cachedEntry) IsDir() bool                { return e.typ.IsDir() }
-func (e cachedEntry) Type() fs.FileMode          { return e.typ }
-func (e cachedEntry) Info() (fs.FileInfo, error) { return nil, errors.New("no file info for a cached entry") }
+func (e cachedEntry) Name() string      { return e.name }
+func (e cachedEntry) IsDir() bool       { return e.typ.IsDir() }
+func (e cachedEntry) Type() fs.FileMode { return e.typ }
+func (e cachedEntry) Info() (fs.FileInfo, error) {
+	return nil, errors.New("no file info for a cached entry")
+}
 
 func (u unitRoot) abs(p string) string {
 	if u.root == "/" {
