@@ -145,6 +145,12 @@ func run(bin, sizes string, many, smallKiB int, latency time.Duration, reps int)
 // loopFS is a freshly made ext4 on a loop device.
 type loopFS struct{ img, dev, dir string }
 
+// directIO makes the loop devices read and write their backing file with
+// O_DIRECT, as a disk would: a buffered loop device keeps everything in the
+// backing file's page cache until the final flush, which then writes it all
+// however early the filesystem had started writeback (on both sides).
+var directIO = flag.Bool("direct-io", false, "loop devices with direct I/O (losetup --direct-io=on)")
+
 func newLoopFS(work string, size int64) (*loopFS, error) {
 	l := &loopFS{img: filepath.Join(work, "fs.img"), dir: filepath.Join(work, "mnt")}
 	if err := os.WriteFile(l.img, nil, 0o600); err != nil {
@@ -153,7 +159,11 @@ func newLoopFS(work string, size int64) (*loopFS, error) {
 	if err := os.Truncate(l.img, size); err != nil {
 		return nil, err
 	}
-	out, err := exec.Command("losetup", "--find", "--show", l.img).Output()
+	args := []string{"--find", "--show", l.img}
+	if *directIO {
+		args = append([]string{"--direct-io=on"}, args...)
+	}
+	out, err := exec.Command("losetup", args...).Output()
 	if err != nil {
 		return nil, fmt.Errorf("losetup: %w", err)
 	}
