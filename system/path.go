@@ -30,19 +30,57 @@ const MaxSymlinks = 40
 // The result is only as good as the moment it was computed: a process that
 // can change the tree under root between SecureJoin and the use of its
 // result can redirect the use. flint runs alone on a root it owns.
-func SecureJoin(root, p string) (string, error) { return secureJoin(root, p, false) }
+func SecureJoin(root, p string) (string, error) { return SecureJoinIn(osTree{}, root, p, false) }
 
 // SecureJoinFollow is SecureJoin that also follows a symlink in the last
 // component.
-func SecureJoinFollow(root, p string) (string, error) { return secureJoin(root, p, true) }
+func SecureJoinFollow(root, p string) (string, error) {
+	return SecureJoinIn(osTree{}, root, p, true)
+}
 
-func secureJoin(root, p string, followLast bool) (string, error) {
+// Tree is what SecureJoinIn reads of the tree under root, by host path: the
+// files stage's planner answers from its cache, so that each path is
+// looked at once however many entries share it.
+type Tree interface {
+	// IsSymlink reports whether full is a symbolic link; a missing path, or
+	// one below a non-directory, is not (the rest is then lexical).
+	IsSymlink(full string) (bool, error)
+	Readlink(full string) (string, error)
+}
+
+type osTree struct{}
+
+func (osTree) IsSymlink(full string) (bool, error) {
+	fi, err := os.Lstat(full)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return fi.Mode()&fs.ModeSymlink != 0, nil
+}
+
+func (osTree) Readlink(full string) (string, error) { return os.Readlink(full) }
+
+// SecureJoinIn is SecureJoin (followLast: SecureJoinFollow) reading the
+// tree through t.
+func SecureJoinIn(t Tree, root, p string, followLast bool) (string, error) {
 	if root == "" {
 		root = "/"
 	}
 	root = filepath.Clean(root)
 	if strings.IndexByte(p, 0) >= 0 || strings.IndexByte(root, 0) >= 0 {
 		return "", &fs.PathError{Op: "resolve in root " + root, Path: p, Err: syscall.EINVAL}
+	}
+	host := func(rel string) string {
+		switch {
+		case rel == "":
+			return root
+		case root == "/":
+			return rel
+		}
+		return root + rel
 	}
 	// resolved is always "" (root itself) or "/a/b" without "." or "..".
 	resolved := ""
@@ -72,21 +110,14 @@ func secureJoin(root, p string, followLast bool) (string, error) {
 			resolved = next
 			break
 		}
-		full := root + next
-		if root == "/" {
-			full = next
-		}
-		fi, err := os.Lstat(full)
+		full := host(next)
+		link, err := t.IsSymlink(full)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-				// Nothing (or a non-directory) here yet: the rest is
-				// lexical. ".." later on still cannot climb above root.
-				resolved = next
-				continue
-			}
 			return "", fmt.Errorf("resolving %q in %q: %w", p, root, err)
 		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
+		if !link {
+			// a directory, a file, or nothing yet: the rest is lexical
+			// where nothing is; ".." later on still cannot climb above root
 			resolved = next
 			continue
 		}
@@ -94,7 +125,7 @@ func secureJoin(root, p string, followLast bool) (string, error) {
 		if links > MaxSymlinks {
 			return "", &fs.PathError{Op: "resolve in root " + root, Path: p, Err: syscall.ELOOP}
 		}
-		target, err := os.Readlink(full)
+		target, err := t.Readlink(full)
 		if err != nil {
 			return "", fmt.Errorf("resolving %q in %q: %w", p, root, err)
 		}
@@ -107,13 +138,7 @@ func secureJoin(root, p string, followLast bool) (string, error) {
 			pending = target
 		}
 	}
-	if resolved == "" {
-		return root, nil
-	}
-	if root == "/" {
-		return resolved, nil
-	}
-	return root + resolved, nil
+	return host(resolved), nil
 }
 
 // WriteFileAtomic writes r to path atomically: it writes a temporary file

@@ -227,15 +227,15 @@ func (p *plan) toolOp(ctx context.Context, c *stages.Context, op accounts.Op) er
 	var err error
 	switch op.Kind {
 	case "groupadd":
-		err = system.AddGroup(ctx, c.Runner, root, system.Group(op.Group))
+		err = system.AddGroup(ctx, c.Runner, root, op.Group)
 	case "groupmod":
-		err = system.ModifyGroup(ctx, c.Runner, root, system.Group(op.Group))
+		err = system.ModifyGroup(ctx, c.Runner, root, op.Group)
 	case "groupdel":
 		err = system.DeleteGroup(ctx, c.Runner, root, name)
 	case "useradd":
-		err = system.AddUser(ctx, c.Runner, root, system.User(op.User))
+		err = system.AddUser(ctx, c.Runner, root, op.User)
 	case "usermod":
-		err = system.ModifyUser(ctx, c.Runner, root, system.User(op.User))
+		err = system.ModifyUser(ctx, c.Runner, root, op.User)
 	case "userdel":
 		err = system.DeleteUser(ctx, c.Runner, root, name)
 	}

@@ -112,58 +112,14 @@ func (s *planner) lstat(p string) diskEntry {
 // not followed), as system.SecureJoin does, but over the planner's lstat
 // cache: each path is looked at once however many entries share it.
 func (s *planner) resolve(cfgPath string) (string, error) {
-	if strings.IndexByte(cfgPath, 0) >= 0 {
-		return "", &fs.PathError{Op: "resolve in root " + s.root, Path: cfgPath, Err: syscall.EINVAL}
-	}
-	resolved := "" // "" (the root) or "/a/b" without "." or ".."
-	pending := cfgPath
-	links := 0
-	for pending != "" {
-		var comp string
-		slash := false
-		if i := strings.IndexByte(pending, '/'); i >= 0 {
-			comp, pending, slash = pending[:i], pending[i+1:], true
-		} else {
-			comp, pending = pending, ""
-		}
-		switch comp {
-		case "", ".":
-			continue
-		case "..":
-			if i := strings.LastIndexByte(resolved, '/'); i >= 0 {
-				resolved = resolved[:i]
-			}
-			continue
-		}
-		next := resolved + "/" + comp
-		if pending == "" && !slash {
-			resolved = next // the last component is not followed
-			break
-		}
-		full := s.host(next)
-		if s.lstat(full).k != kSymlink {
-			resolved = next // missing parts are lexical
-			continue
-		}
-		links++
-		if links > system.MaxSymlinks {
-			return "", &fs.PathError{Op: "resolve in root " + s.root, Path: cfgPath, Err: syscall.ELOOP}
-		}
-		target, err := s.readlink(full)
-		if err != nil {
-			return "", fmt.Errorf("resolving %q in %q: %w", cfgPath, s.root, err)
-		}
-		if strings.HasPrefix(target, "/") {
-			resolved = ""
-		}
-		if pending != "" {
-			pending = target + "/" + pending
-		} else {
-			pending = target
-		}
-	}
-	return s.host(resolved), nil
+	return system.SecureJoinIn(plannerTree{s}, s.root, cfgPath, false)
 }
+
+// plannerTree is the planner's cache as system.SecureJoinIn reads it.
+type plannerTree struct{ s *planner }
+
+func (t plannerTree) IsSymlink(full string) (bool, error)  { return t.s.lstat(full).k == kSymlink, nil }
+func (t plannerTree) Readlink(full string) (string, error) { return t.s.readlink(full) }
 
 // host is the host path of a root-relative path ("" is the root).
 func (s *planner) host(rel string) string {

@@ -178,31 +178,27 @@ func (p *plan) planLiteral(cfgPath string, data []byte, mode int) (*node, error)
 		return nil, fmt.Errorf("resolving %s: %w", cfgPath, err)
 	}
 	n := &node{kind: kFile, cfgPath: cfgPath, real: real, literal: data, isLit: true, mode: &mode, defMode: uint32(mode)}
-	if k, _ := p.st.state(real); k == kDir || k == kOther {
-		return nil, fmt.Errorf("%s: %s exists there", cfgPath, k)
+	return p.placeUnitNode(n)
+}
+
+// placeUnitNode plans a unit file or mask link that replaces whatever
+// file or link is at its place (never a directory).
+func (p *plan) placeUnitNode(n *node) (*node, error) {
+	if k, _ := p.st.state(n.real); k == kDir || k == kOther {
+		return nil, fmt.Errorf("%s: %s exists there", n.cfgPath, k)
 	}
 	n.remove = true
 	if _, _, err := p.prepareQuiet(n); err != nil {
 		return nil, err
 	}
-	p.place(n, filepath.Dir(real))
-	p.st.created[real] = kFile
+	p.place(n, filepath.Dir(n.real))
+	p.st.created[n.real] = n.kind
 	return n, nil
 }
 
 // planMask plans the link to /dev/null that masks a unit.
 func (p *plan) planMask(cfgPath, real string) (*node, error) {
-	n := &node{kind: kSymlink, cfgPath: cfgPath, real: real, target: "/dev/null"}
-	if k, _ := p.st.state(real); k == kDir || k == kOther {
-		return nil, fmt.Errorf("%s: %s exists there", cfgPath, k)
-	}
-	n.remove = true
-	if _, _, err := p.prepareQuiet(n); err != nil {
-		return nil, err
-	}
-	p.place(n, filepath.Dir(real))
-	p.st.created[real] = kSymlink
-	return n, nil
+	return p.placeUnitNode(&node{kind: kSymlink, cfgPath: cfgPath, real: real, target: "/dev/null"})
 }
 
 func (p *plan) applyUnits(ctx context.Context, c *stages.Context) error {

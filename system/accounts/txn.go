@@ -12,29 +12,13 @@ import (
 
 // User is an account to create or change, with Ignition's meaning: nil
 // pointers are "not given". PasswordHash is a secret: it is written to the
-// shadow file and never appears in a Change, an error or a log.
-type User struct {
-	Name         string
-	UID          *int
-	Gecos        *string
-	HomeDir      *string
-	PrimaryGroup *string
-	Shell        *string
-	Groups       []string
-	NoCreateHome bool
-	NoUserGroup  bool
-	NoLogInit    bool
-	System       bool
-	PasswordHash *string
-}
+// shadow file and never appears in a Change, an error or a log. It is the
+// type the shadow-tools fallback (system.AddUser) takes, so that one
+// account description serves both writers.
+type User = system.User
 
 // Group is a group to create or change.
-type Group struct {
-	Name         string
-	GID          *int
-	PasswordHash *string
-	System       bool
-}
+type Group = system.Group
 
 // Change is what one operation did (or, when planned, will do). It holds no
 // secrets.
