@@ -1,6 +1,6 @@
 // Package cli is flint's command line: one binary, one subcommand table.
 // Each subcommand parses its flags, calls one function of stages/ or
-// config/, and maps the outcome to the exit-code table (exit.go).
+// config/, and maps the outcome to the exit-code table (in this file).
 package cli
 
 import (

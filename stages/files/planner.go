@@ -121,17 +121,6 @@ type plannerTree struct{ s *planner }
 func (t plannerTree) IsSymlink(full string) (bool, error)  { return t.s.lstat(full).k == kSymlink, nil }
 func (t plannerTree) Readlink(full string) (string, error) { return t.s.readlink(full) }
 
-// host is the host path of a root-relative path ("" is the root).
-func (s *planner) host(rel string) string {
-	switch {
-	case rel == "":
-		return s.root
-	case s.root == "/":
-		return rel
-	}
-	return s.root + rel
-}
-
 func (s *planner) readlink(p string) (string, error) {
 	if t, ok := s.links[p]; ok {
 		return t, nil
