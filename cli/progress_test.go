@@ -55,7 +55,7 @@ func TestApplyProgressLine(t *testing.T) {
 		t.Fatalf("apply: %v\n%s", err, got.String())
 	}
 	out := got.String()
-	for _, want := range []string{"\r\x1b[KINFO     : files: [started]  writing 1 directories, 2 files",
+	for _, want := range []string{"\r\x1b[KINFO     : files: [started]  writing 1 directory, 2 files",
 		"\r\x1b[Kflint files [", " done", "\r\x1b[KINFO     : flint apply finished successfully"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("terminal output lacks %q:\n%q", want, out)
@@ -76,7 +76,7 @@ func TestApplyProgressLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(plain.String(), "\x1b") || !strings.Contains(plain.String(), "[finished] writing 1 directories") {
+	if strings.Contains(plain.String(), "\x1b") || !strings.Contains(plain.String(), "[finished] writing 1 directory") {
 		t.Errorf("output to a pipe: %q", plain.String())
 	}
 }

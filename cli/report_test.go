@@ -112,7 +112,7 @@ func TestStatusAnalyzeThroughRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("blame: %d %s", code, e)
 	}
-	for _, want := range []string{"files: writing 1 directories, 2 files", "files: writing 1 systemd unit operations",
+	for _, want := range []string{"files: writing 1 directory, 2 files", "files: writing 1 systemd unit operations",
 		"by kind, largest total first:", "files: writing\n", "files: flushing filesystems to disk"} {
 		if !strings.Contains(blame, want) {
 			t.Errorf("blame lacks %q:\n%s", want, blame)
@@ -130,7 +130,7 @@ func TestStatusAnalyzeThroughRun(t *testing.T) {
 		}
 		prev = i
 	}
-	if !strings.Contains(show, "  writing 1 directories, 2 files") {
+	if !strings.Contains(show, "  writing 1 directory, 2 files") {
 		t.Errorf("show lacks the files stage's operations:\n%s", show)
 	}
 	if _, _, code := flint(t, "analyze", "blame", "--root", t.TempDir()); code != ExitFailure {

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/flintboot/flint/config"
@@ -448,16 +449,26 @@ func (p *plan) nodeSummary() string {
 		}
 	}
 	var parts []string
-	for k, name := range map[kind]string{kFile: "files", kDir: "directories", kSymlink: "links", kOther: "hard links"} {
-		if n[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n[k], name))
+	for _, k := range []struct {
+		k        kind
+		one, any string
+	}{{kDir, "directory", "directories"}, {kFile, "file", "files"}, {kSymlink, "link", "links"}, {kOther, "hard link", "hard links"}} {
+		if n[k.k] > 0 {
+			parts = append(parts, count(n[k.k], k.one, k.any))
 		}
 	}
-	sort.Strings(parts)
 	if len(parts) == 0 {
 		return "nothing"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// count is "1 file", "2 files".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 var opNames = map[kind]string{kFile: "writing file", kDir: "creating directory", kSymlink: "creating link", kOther: "creating hard link"}
