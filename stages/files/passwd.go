@@ -199,11 +199,28 @@ func (p *plan) applyPasswd(ctx context.Context, c *stages.Context) error {
 			return fmt.Errorf("accounts: %w", err)
 		}
 	}
+	var byName map[string]system.PasswdEntry // read once for all users, not once each
 	for _, uo := range a.users {
 		if uo.del {
 			continue
 		}
-		if err := p.afterUser(c, uo); err != nil {
+		if byName == nil {
+			entries, err := system.ReadPasswd(p.st.root)
+			if err != nil {
+				return err
+			}
+			byName = make(map[string]system.PasswdEntry, len(entries))
+			for _, e := range entries {
+				if _, dup := byName[e.Name]; !dup { // the first entry counts, as for getpwnam
+					byName[e.Name] = e
+				}
+			}
+		}
+		e, ok := byName[uo.name]
+		if !ok {
+			return fmt.Errorf("user %q in %s: %w", uo.name, p.st.root, system.ErrNotFound)
+		}
+		if err := p.afterUser(c, uo, e.UID, e.GID, e.Home); err != nil {
 			return err
 		}
 	}
@@ -245,12 +262,8 @@ func (p *plan) toolOp(ctx context.Context, c *stages.Context, op accounts.Op) er
 
 // afterUser fixes mount-stage directories inside the home and writes the
 // SSH keys, owned by the user.
-func (p *plan) afterUser(c *stages.Context, uo userOp) error {
+func (p *plan) afterUser(c *stages.Context, uo userOp, uid, gid int, home string) error {
 	root := p.st.root
-	uid, gid, home, err := system.LookupUser(root, uo.name)
-	if err != nil {
-		return err
-	}
 	if c.State != nil && home != "" {
 		for _, d := range c.State.NotatedDirectories {
 			if d != home && under(d, filepath.Clean(home)) {
@@ -274,7 +287,7 @@ func (p *plan) afterUser(c *stages.Context, uo userOp) error {
 		return fmt.Errorf("user %q has no home directory for SSH keys", uo.name)
 	}
 	done := c.Log.With("files").Op("adding %d SSH keys for %q", len(uo.keys), uo.name)
-	err = writeKeys(root, home, uid, gid, uo.keys, c.AuthorizedKeysFragment, p.accountWrote)
+	err := writeKeys(root, home, uid, gid, uo.keys, c.AuthorizedKeysFragment, p.accountWrote)
 	done(err)
 	return err
 }

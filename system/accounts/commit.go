@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flintboot/flint/system"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,27 +69,28 @@ func Apply(ctx context.Context, root string, now time.Time, ops []Op, wrote func
 		wrote = func(string) {}
 	}
 	// refuse before taking a lock (the lock file is a write too)
-	if t, changes, err := Plan(root, now, ops); err != nil {
+	t, changes, err := Plan(root, now, ops)
+	if err != nil {
 		return changes, err
 	} else if r := t.Unmodelled(); r != "" {
 		return changes, errors.New("accounts: " + r)
 	}
-	etc, err := system.SecureJoinFollow(root, "/etc")
-	if err != nil {
-		return nil, err
-	}
-	l, err := lockAll(ctx, etc, dbFiles)
+	l, err := lockAll(ctx, t.etc, dbFiles)
 	if err != nil {
 		return nil, err
 	}
 	defer l.release()
-	wrote(filepath.Join(etc, ".pwd.lock"))
-	t, changes, err := Plan(root, now, ops)
-	if err != nil {
-		return changes, err
-	}
-	if r := t.Unmodelled(); r != "" {
-		return changes, errors.New("accounts: " + r)
+	wrote(filepath.Join(t.etc, ".pwd.lock"))
+	if fingerprint(t.etc) != t.seen {
+		// another writer changed the files before the locks were ours:
+		// plan again from what is there now
+		t, changes, err = Plan(root, now, ops)
+		if err != nil {
+			return changes, err
+		}
+		if r := t.Unmodelled(); r != "" {
+			return changes, errors.New("accounts: " + r)
+		}
 	}
 	return changes, t.commit(wrote)
 }

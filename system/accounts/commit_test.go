@@ -177,3 +177,32 @@ func TestReservedIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestFingerprint: taking the shadow locks leaves the loaded files'
+// fingerprint as it was (Apply then keeps the plan it made before
+// locking); a file rewritten or created changes it (Apply plans again).
+func TestFingerprint(t *testing.T) {
+	etc := filepath.Join(t.TempDir(), "etc")
+	os.MkdirAll(etc, 0o755)
+	os.WriteFile(filepath.Join(etc, "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+	before := fingerprint(etc)
+	l, err := lockAll(context.Background(), etc, dbFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fingerprint(etc); got != before {
+		t.Errorf("locking changed the fingerprint:\n%s\n%s", before, got)
+	}
+	l.release()
+	tmp := filepath.Join(etc, "passwd+")
+	os.WriteFile(tmp, []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+	os.Rename(tmp, filepath.Join(etc, "passwd"))
+	if fingerprint(etc) == before {
+		t.Error("passwd replaced (same contents, new inode): fingerprint unchanged")
+	}
+	after := fingerprint(etc)
+	os.WriteFile(filepath.Join(etc, "subuid"), nil, 0o644)
+	if fingerprint(etc) == after {
+		t.Error("subuid created: fingerprint unchanged")
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/flintboot/flint/system"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,7 +59,7 @@ func (t *Txn) homeMode() os.FileMode {
 // home with uid, gid and the home mode, and /etc/skel copied into it; an
 // existing home is left alone and skel not copied, as useradd does.
 func (t *Txn) planNewHome(ch *Change, home string, uid, gid int) error {
-	real, err := system.SecureJoinFollow(t.root, home)
+	real, err := t.join(home, true)
 	if err != nil {
 		return err
 	}
@@ -71,7 +70,7 @@ func (t *Txn) planNewHome(ch *Change, home string, uid, gid int) error {
 		ch.Detail = append(ch.Detail, "home exists: left as it is, skel not copied")
 		return nil
 	}
-	skel, err := system.SecureJoinFollow(t.root, t.udefs.skel)
+	skel, err := t.join(t.udefs.skel, true)
 	if err != nil {
 		return err
 	}
@@ -89,7 +88,7 @@ func (t *Txn) mailDir(forDelete bool) string {
 }
 
 func (t *Txn) planMailSpool(ch *Change, name string, uid, gid int) {
-	real, err := system.SecureJoin(t.root, filepath.Join(t.mailDir(false), name))
+	real, err := t.join(filepath.Join(t.mailDir(false), name), false)
 	if err != nil {
 		return
 	}
@@ -101,7 +100,7 @@ func (t *Txn) planMailSpool(ch *Change, name string, uid, gid int) {
 }
 
 func (t *Txn) logFile(name string) string {
-	p, err := system.SecureJoinFollow(t.root, "/var/log/"+name)
+	p, err := t.join("/var/log/"+name, true)
 	if err != nil {
 		return ""
 	}
@@ -133,11 +132,11 @@ func (t *Txn) planLogMove(oldUID, newUID int64) {
 // not a directory (usermod fails there too, after it has written the
 // files; the writer fails before).
 func (t *Txn) planMoveHome(old, new string, c chownSpec, chown bool) error {
-	oldReal, err := system.SecureJoinFollow(t.root, old)
+	oldReal, err := t.join(old, true)
 	if err != nil {
 		return err
 	}
-	newReal, err := system.SecureJoin(t.root, new)
+	newReal, err := t.join(new, false)
 	if err != nil {
 		return err
 	}
@@ -167,7 +166,7 @@ func (t *Txn) planMoveHome(old, new string, c chownSpec, chown bool) error {
 }
 
 func (t *Txn) planChownHome(home string, c chownSpec) {
-	real, err := system.SecureJoinFollow(t.root, home)
+	real, err := t.join(home, true)
 	if err != nil || !exists(real) {
 		return
 	}
@@ -179,7 +178,7 @@ func (t *Txn) planMailChown(name string, oldUID, newUID int64) {
 	if !ok {
 		return
 	}
-	real, err := system.SecureJoin(t.root, filepath.Join(d, name))
+	real, err := t.join(filepath.Join(d, name), false)
 	if err != nil {
 		return
 	}
@@ -187,7 +186,7 @@ func (t *Txn) planMailChown(name string, oldUID, newUID int64) {
 }
 
 func (t *Txn) planRemoveMail(name string, uid int64) {
-	real, err := system.SecureJoin(t.root, filepath.Join(t.mailDir(true), name))
+	real, err := t.join(filepath.Join(t.mailDir(true), name), false)
 	if err != nil {
 		return
 	}
@@ -198,7 +197,7 @@ func (t *Txn) planRemoveMail(name string, uid int64) {
 // is no other user's home. userdel refuses the other two cases after it
 // has written the files; the writer refuses them before.
 func (t *Txn) planRemoveHome(ch *Change, home string, uid int64) error {
-	real, err := system.SecureJoinFollow(t.root, home)
+	real, err := t.join(home, true)
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,17 @@
 package accounts
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/flintboot/flint/system"
+	"golang.org/x/sys/unix"
 )
 
 // User is an account to create or change, with Ignition's meaning: nil
@@ -62,6 +66,54 @@ type Txn struct {
 	// allocation passes over them, so an account without an id never takes
 	// the id a later account of the same config names
 	reserved map[string]map[int64]bool
+	// seen is the state of the files Load read, taken before reading them
+	seen string
+	// tree remembers what planning saw of the root (nothing on disk
+	// changes before Commit): 50 users resolve /home, /var/log and
+	// /etc/skel once, not 50 times
+	tree *seenTree
+}
+
+// seenTree is the root as the Txn's planning reads it, through
+// system.SecureJoinIn.
+type seenTree struct {
+	links map[string]bool
+	dests map[string]string
+}
+
+func (s *seenTree) IsSymlink(full string) (bool, error) {
+	if l, ok := s.links[full]; ok {
+		return l, nil
+	}
+	fi, err := os.Lstat(full)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+	case err != nil:
+		return false, err // not remembered: asked again, fails again
+	}
+	l := err == nil && fi.Mode()&fs.ModeSymlink != 0
+	s.links[full] = l
+	return l, nil
+}
+
+func (s *seenTree) Readlink(full string) (string, error) {
+	if d, ok := s.dests[full]; ok {
+		return d, nil
+	}
+	d, err := os.Readlink(full)
+	if err == nil {
+		s.dests[full] = d
+	}
+	return d, err
+}
+
+// join is system.SecureJoin (follow: SecureJoinFollow) of p in the root,
+// through what planning has seen.
+func (t *Txn) join(p string, follow bool) (string, error) {
+	if t.tree == nil {
+		t.tree = &seenTree{links: map[string]bool{}, dests: map[string]string{}}
+	}
+	return system.SecureJoinIn(t.tree, t.root, p, follow)
 }
 
 // Load reads the accounts files of root. Nothing is locked or changed.
@@ -70,7 +122,7 @@ func Load(root string, now time.Time) (*Txn, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Txn{root: root, etc: etc, now: now}
+	t := &Txn{root: root, etc: etc, now: now, seen: fingerprint(etc)}
 	rd := func(name string, n int, v func([]string) bool) *table {
 		if err != nil {
 			return nil
@@ -102,6 +154,26 @@ func Load(root string, now time.Time) (*Txn, error) {
 		t.nss = nssOther(b)
 	}
 	return t, nil
+}
+
+// loadedFiles are the files of /etc that Load reads.
+var loadedFiles = append(append([]string{}, dbFiles...), "login.defs", "default/useradd", "nsswitch.conf")
+
+// fingerprint identifies the state of the loaded files (inode, size,
+// change and modification times; a file written or renamed into place
+// changes it), so that Apply can tell whether a plan made before taking
+// the locks still holds once it has them.
+func fingerprint(etc string) string {
+	var b strings.Builder
+	for _, name := range loadedFiles {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(etc, name), &st); err != nil {
+			fmt.Fprintf(&b, "%s:%v;", name, err)
+			continue
+		}
+		fmt.Fprintf(&b, "%s:%d:%d:%d.%d:%d.%d;", name, st.Ino, st.Size, st.Ctim.Sec, st.Ctim.Nsec, st.Mtim.Sec, st.Mtim.Nsec)
+	}
+	return b.String()
 }
 
 // nssOther returns the passwd/group/shadow/gshadow sources other than
