@@ -49,8 +49,14 @@ test-vm: build
 	@if [ -d tests/vm ]; then $(GO) test -count=1 -timeout 60m ./tests/vm/...; fi
 	$(GO) test -count=1 -timeout 40m ./tests/boot/...
 
+# Each bench prints its own table; the headline rows are printed again
+# together at the end, as one table.
+BENCHES = files fetch config accounts disks fleet
 bench: build
-	@for b in bench/*/; do echo "== $$b"; $(GO) run ./$$b || exit 1; done
+	@s=$$(mktemp); trap 'rm -f $$s' EXIT; \
+	for b in $(BENCHES); do echo "== bench/$$b"; FLINT_BENCH_SUMMARY=$$s $(GO) run ./bench/$$b || exit 1; done; \
+	echo "== summary (whole flint processes, fresh loop ext4, sync counted, floors from the same run)"; \
+	$(GO) run ./bench/summary $$s
 
 # Boots a QEMU guest (TCG) whose initramfs runs flint on examples/webserver.ign
 # (CONFIG=... for another config, e.g. examples/failing.ign): installs what

@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/flintboot/flint/bench/internal/summary"
 )
 
 func main() {
@@ -219,6 +221,10 @@ func run(bin string, runs int) error {
 			p = fmt.Sprint(procs[mode])
 		}
 		fmt.Printf("  %-12s %10s %7.1fx %s\n", mode, best[mode].Round(time.Millisecond), float64(best[mode])/float64(best["floor"]), p)
+		if mode == "in-process" {
+			summary.Add("accounts (50 users, 20 groups)", fmt.Sprintf("%.1fx floor, %s processes (tools: %s)", float64(best[mode])/float64(best["floor"]), p, best["tools"].Round(time.Millisecond)),
+				"0 processes", p == "0")
+		}
 	}
 	return nil
 }

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flintboot/flint/bench/internal/summary"
+
 	"github.com/flintboot/flint/config"
 )
 
@@ -179,6 +181,8 @@ func run(bin string, runs int) error {
 	fmt.Printf("  flint validate         %7.1f ms   peak RSS %5.1f MiB (max %5.1f; target <= 35)\n", ms(fw), frm, frx)
 	fmt.Printf("  encoding/json -> map   %7.1f ms   peak RSS %5.1f MiB (max %5.1f)\n", ms(ow), orm, orx)
 	fmt.Printf("  time ratio             %7.2fx (target <= 3x)\n", float64(fw)/float64(ow))
+	summary.Add("validate-big (20,000 entries)", fmt.Sprintf("%.2fx encoding/json, peak RSS %.1f MiB", float64(fw)/float64(ow), frm),
+		"<= 3x, RSS <= 35 MiB", float64(fw)/float64(ow) <= 3 && frm <= 35)
 
 	// the same in-process, for reference (no process start, no reading)
 	parse := func() {

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flintboot/flint/bench/internal/summary"
+
 	"github.com/flintboot/flint/tests/vm"
 )
 
@@ -185,7 +187,9 @@ func report(serial string) error {
 			r.seq, r.stg, r.execs, r.settles, ratio)
 	}
 	sort.Float64s(ratios)
-	fmt.Printf("disks stage cost: median ratio %.2f over %d rounds (target <= 1.00)\n", ratios[len(ratios)/2], len(ratios))
+	med := ratios[len(ratios)/2]
+	fmt.Printf("disks stage cost: median ratio %.2f over %d rounds (target <= 1.00)\n", med, len(ratios))
+	summary.Add("disks stage", fmt.Sprintf("%.2fx its tools by hand (median of %d)", med, len(ratios)), "<= 1.0x", med <= 1)
 	return nil
 }
 

@@ -38,6 +38,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flintboot/flint/bench/internal/summary"
+
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 
@@ -680,6 +682,7 @@ func printTable(rows []row) {
 		}
 		if r.name == "binary size" {
 			fmt.Printf("%-28s %8s %-11s %8s %7s %9s %10s  %-34s %s  %s\n", r.name, "", "", "", "", "", "", r.target, verdict, r.note)
+			summary.Add(r.name, r.note, r.target, r.ok)
 			continue
 		}
 		rss, extra := "", ""
@@ -690,6 +693,13 @@ func printTable(rows []row) {
 			extra = fmt.Sprintf("%.1f MiB", float64(r.extra)/(1<<20))
 		}
 		fmt.Printf("%-28s %8.3f %-11s %8.3f %6.2fx %9s %10s  %-34s %s\n", r.name, r.flint, r.floorName, r.floor, r.ratio, rss, extra, r.target, verdict)
+		if !strings.HasPrefix(r.name, " ") { // the indented rows are details
+			fig := fmt.Sprintf("%.2fx %s", r.ratio, r.floorName)
+			if rss != "" {
+				fig += ", RSS " + rss + ", extra disk " + extra
+			}
+			summary.Add(strings.TrimSpace(r.name), fig, r.target, r.ok)
+		}
 		if r.note != "" {
 			fmt.Printf("%-28s %s\n", "", r.note)
 		}

@@ -15,7 +15,7 @@
 // profile (strace -f -c) of one files-many apply is printed after the
 // table.
 //
-// Usage: go run ./bench/files [-flint bin/flint] [-runs 3]
+// Usage: go run ./bench/files [-flint bin/flint] [-runs 5]
 package main
 
 import (
@@ -31,11 +31,13 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/flintboot/flint/bench/internal/summary"
 )
 
 func main() {
 	bin := flag.String("flint", "bin/flint", "flint binary")
-	runs := flag.Int("runs", 3, "runs per measurement (best is reported)")
+	runs := flag.Int("runs", 5, "runs per measurement (best is reported)")
 	flag.Parse()
 	if err := run(*bin, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/files:", err)
@@ -267,12 +269,20 @@ func run(bin string, runs int) error {
 	fmt.Printf("bench/files: whole flint processes on a fresh loop ext4 each, sync included on both sides, best of %d\n", runs)
 	fmt.Printf("%-12s %10s %10s %10s %8s %9s  %s\n", "row", "GOMAXPROCS", "flint ms", "floor ms", "ratio", "target", "")
 	for _, r := range rows {
-		fmt.Printf("%-12s %10d %10.1f %10.1f %7.2fx %9s  %s\n", r.name, r.procs, ms(r.flint), ms(r.floor), float64(r.flint)/float64(r.floor), r.target, r.note)
+		ratio := float64(r.flint) / float64(r.floor)
+		fmt.Printf("%-12s %10d %10.1f %10.1f %7.2fx %9s  %s\n", r.name, r.procs, ms(r.flint), ms(r.floor), ratio, r.target, r.note)
+		limit := 1.5
+		if r.name == "users-units" {
+			limit = 3
+		}
+		summary.Add(fmt.Sprintf("%s (GOMAXPROCS=%d)", r.name, r.procs), fmt.Sprintf("%.2fx tar -x", ratio), r.target, ratio <= limit)
 	}
 	for _, r := range plan {
 		fmt.Printf("%-12s %10d %10.1f %10s %8s %9s  %s\n", r.name, r.procs, ms(r.flint), "-", "-", "linear", "flint plan of N entries overwriting existing files")
 	}
-	fmt.Printf("plan-40k / plan-20k = %.2f (linear: ~2)\n", float64(plan[1].flint)/float64(plan[0].flint))
+	growth := float64(plan[1].flint) / float64(plan[0].flint)
+	fmt.Printf("plan-40k / plan-20k = %.2f (linear: ~2)\n", growth)
+	summary.Add("plan 40k / 20k entries", fmt.Sprintf("%.2fx (%.0f / %.0f ms)", growth, ms(plan[1].flint), ms(plan[0].flint)), "linear (~2x; quadratic would be ~4x)", growth < 3)
 
 	// --- syscall profile of one files-many apply ---
 	return syscallProfile(work, bin, cfgPath)

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/flintboot/flint/bench/internal/summary"
+
 	"github.com/flintboot/flint/tests/fleet"
 )
 
@@ -46,6 +48,9 @@ func main() {
 		fail(err)
 	}
 	r.Report(os.Stdout)
+	summary.Add(fmt.Sprintf("fleet (%d processes x %d files)", p.Procs, p.Files),
+		fmt.Sprintf("%d correct, %d clean failures, %d requests in %s", r.Succeeded, r.CleanFailures, r.Requests, r.Wall.Round(time.Second)),
+		"every run correct or cleanly failed", len(r.Problems) == 0)
 	if len(r.Problems) > 0 {
 		os.RemoveAll(dir)
 		fail(fmt.Errorf("%d runs ended neither correct nor cleanly failed", len(r.Problems)))
