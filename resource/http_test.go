@@ -730,54 +730,6 @@ func TestFetchBytesLimit(t *testing.T) {
 	}
 }
 
-func TestFetchAll(t *testing.T) {
-	var inflight, peak atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := inflight.Add(1)
-		for {
-			p := peak.Load()
-			if c <= p || peak.CompareAndSwap(p, c) {
-				break
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-		inflight.Add(-1)
-		if r.URL.Path == "/bad" {
-			http.NotFound(w, r)
-			return
-		}
-		io.WriteString(w, r.URL.Path)
-	}))
-	defer srv.Close()
-	f := newFetcher(t, Options{})
-	dir := t.TempDir()
-	var jobs []Job
-	for i := range 40 {
-		p := fmt.Sprintf("/f%d", i)
-		jobs = append(jobs, Job{Source: Source{URL: srv.URL + p, Hash: sha256Of([]byte(p))}, Dest: filepath.Join(dir, fmt.Sprint(i)), Mode: 0o600})
-	}
-	if err := f.FetchAll(bg(), jobs, 4); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 40 {
-		b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprint(i)))
-		if string(b) != fmt.Sprintf("/f%d", i) {
-			t.Fatalf("file %d = %q", i, b)
-		}
-	}
-	if peak.Load() > 4 || peak.Load() < 2 {
-		t.Fatalf("peak concurrency %d, want 2..4", peak.Load())
-	}
-	jobs = append(jobs, Job{Source: Source{URL: srv.URL + "/bad"}, Dest: filepath.Join(dir, "bad")})
-	err := f.FetchAll(bg(), jobs[len(jobs)-3:], 2)
-	if !errors.Is(err, ErrNotFound) {
-		t.Fatalf("want ErrNotFound, got %v", err)
-	}
-	if _, serr := os.Stat(filepath.Join(dir, "bad")); serr == nil {
-		t.Fatal("failed job left a file")
-	}
-}
-
 func TestStreamingFetchKeepsGoingPastBuffers(t *testing.T) {
 	// A chunked response (no Content-Length) larger than the ring of buffers.
 	content := pseudo(5<<20 + 17)
@@ -843,22 +795,6 @@ func TestFetchInto(t *testing.T) {
 	defer ro.Close()
 	if _, err := f.FetchInto(bg(), Source{URL: zsrv.URL}, ro); err == nil {
 		t.Fatal("read-only file accepted")
-	}
-	// FetchAll with caller-owned files
-	files := make([]*os.File, 3)
-	jobs := make([]Job, 3)
-	for i := range files {
-		files[i], _ = os.CreateTemp(dir, ".many.flint-*")
-		defer files[i].Close()
-		jobs[i] = Job{Source: Source{URL: zsrv.URL, Compression: "gzip"}, File: files[i]}
-	}
-	if err := f.FetchAll(bg(), jobs, 2); err != nil {
-		t.Fatal(err)
-	}
-	for _, fh := range files {
-		if got, _ := os.ReadFile(fh.Name()); !bytes.Equal(got, content[:1<<20]) {
-			t.Fatalf("%s: %d bytes", fh.Name(), len(got))
-		}
 	}
 }
 

@@ -22,7 +22,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/flintboot/flint/log"
@@ -450,74 +449,4 @@ func splitPath(p string) (dir, base string) {
 		return "/", p[1:]
 	}
 	return p[:i], p[i+1:]
-}
-
-// Job is one file of FetchAll: either File (FetchInto that caller-owned
-// file) or Dest and Mode (FetchToFile).
-type Job struct {
-	Source Source
-	File   *os.File
-	Dest   string
-	Mode   os.FileMode
-}
-
-// FetchAll fetches every job with at most workers fetches at a time
-// (workers <= 0: 8). The first failure cancels the jobs not yet finished;
-// the error names every job that failed.
-func (f *Fetcher) FetchAll(ctx context.Context, jobs []Job, workers int) error {
-	if workers <= 0 {
-		workers = 8
-	}
-	if workers > len(jobs) {
-		workers = len(jobs)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	errs := make([]error, len(jobs))
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				j := jobs[i]
-				var err error
-				if j.File != nil {
-					_, err = f.FetchInto(ctx, j.Source, j.File)
-				} else {
-					err = f.FetchToFile(ctx, j.Source, j.Dest, j.Mode)
-				}
-				if err != nil {
-					// Jobs cut short by another job's failure are not
-					// reported: only real failures are.
-					if ctx.Err() != nil && failed.Load() {
-						continue
-					}
-					failed.Store(true)
-					dest := j.Dest
-					if j.File != nil {
-						dest = j.File.Name()
-					}
-					errs[i] = fmt.Errorf("fetching %s into %s: %w", redact(j.Source.URL), dest, err)
-					cancel()
-				}
-			}
-		}()
-	}
-feed:
-	for i := range jobs {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return ctx.Err()
 }

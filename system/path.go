@@ -63,6 +63,44 @@ func (osTree) IsSymlink(full string) (bool, error) {
 
 func (osTree) Readlink(full string) (string, error) { return os.Readlink(full) }
 
+// CachedTree is the os Tree that remembers what it has read: for callers
+// that resolve many paths in a root that does not change meanwhile (the
+// accounts writer while it plans). The zero value is not ready; use
+// NewCachedTree.
+type CachedTree struct {
+	links map[string]bool
+	dests map[string]string
+}
+
+// NewCachedTree returns an empty CachedTree.
+func NewCachedTree() *CachedTree {
+	return &CachedTree{links: map[string]bool{}, dests: map[string]string{}}
+}
+
+// IsSymlink is osTree's, remembered (errors other than "missing" are not).
+func (c *CachedTree) IsSymlink(full string) (bool, error) {
+	if l, ok := c.links[full]; ok {
+		return l, nil
+	}
+	l, err := osTree{}.IsSymlink(full)
+	if err == nil {
+		c.links[full] = l
+	}
+	return l, err
+}
+
+// Readlink is os.Readlink, remembered when it succeeds.
+func (c *CachedTree) Readlink(full string) (string, error) {
+	if d, ok := c.dests[full]; ok {
+		return d, nil
+	}
+	d, err := os.Readlink(full)
+	if err == nil {
+		c.dests[full] = d
+	}
+	return d, err
+}
+
 // SecureJoinIn is SecureJoin (followLast: SecureJoinFollow) reading the
 // tree through t.
 func SecureJoinIn(t Tree, root, p string, followLast bool) (string, error) {

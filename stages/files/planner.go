@@ -65,7 +65,7 @@ type planner struct {
 	disk    map[string]diskEntry
 	dirs    map[string]dirInfo // on-disk directories looked at
 	devDir  map[uint64]string  // one on-disk directory per filesystem seen
-	links   map[string]string  // readlink cache
+	links   *system.CachedTree // readlink cache (its IsSymlink is not used: lstat above knows more)
 	users   map[string]bool    // users the plan creates
 	groups  map[string]bool    // groups the plan creates
 	euid    int
@@ -78,7 +78,7 @@ func newPlanner(root string) *planner {
 	}
 	return &planner{root: filepath.Clean(root), removed: map[string]bool{}, created: map[string]kind{},
 		newDirs: map[string]dirInfo{}, disk: map[string]diskEntry{}, dirs: map[string]dirInfo{},
-		devDir: map[uint64]string{}, links: map[string]string{}, users: map[string]bool{}, groups: map[string]bool{},
+		devDir: map[uint64]string{}, links: system.NewCachedTree(), users: map[string]bool{}, groups: map[string]bool{},
 		euid: os.Geteuid(), egid: os.Getegid()}
 }
 
@@ -119,18 +119,7 @@ func (s *planner) resolve(cfgPath string) (string, error) {
 type plannerTree struct{ s *planner }
 
 func (t plannerTree) IsSymlink(full string) (bool, error)  { return t.s.lstat(full).k == kSymlink, nil }
-func (t plannerTree) Readlink(full string) (string, error) { return t.s.readlink(full) }
-
-func (s *planner) readlink(p string) (string, error) {
-	if t, ok := s.links[p]; ok {
-		return t, nil
-	}
-	t, err := os.Readlink(p)
-	if err == nil {
-		s.links[p] = t
-	}
-	return t, err
-}
+func (t plannerTree) Readlink(full string) (string, error) { return t.s.links.Readlink(full) }
 
 // state returns what will be at real when the plan reaches it, and the
 // on-disk info when that is what is there.

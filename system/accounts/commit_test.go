@@ -41,7 +41,7 @@ func readAll(t *testing.T, dir string) string {
 
 func TestApplyLocks(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (the unit tier runs as root)")
+		t.Fatal("needs root: make test runs the unit tier as root")
 	}
 	ops := []Op{uadd(User{Name: "lockme", NoCreateHome: true})}
 	t.Run("stale lock of a dead process is taken over", func(t *testing.T) {
@@ -103,7 +103,7 @@ func TestApplyLocks(t *testing.T) {
 // is a file) undoes the first home and leaves every file as it was.
 func TestApplyRollsBack(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (the unit tier runs as root)")
+		t.Fatal("needs root: make test runs the unit tier as root")
 	}
 	dir := seedRoot(t)
 	must(t, os.MkdirAll(filepath.Join(dir, "home"), 0o755))

@@ -321,7 +321,7 @@ func applies(list []string, b string) bool {
 
 func TestDifferential(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (the unit tier runs as root)")
+		t.Fatal("needs root: make test runs the unit tier as root")
 	}
 	for _, tool := range []string{"useradd", "usermod", "userdel", "groupadd", "groupmod", "groupdel", "chgpasswd", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {

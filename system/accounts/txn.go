@@ -1,13 +1,10 @@
 package accounts
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/flintboot/flint/system"
@@ -71,47 +68,14 @@ type Txn struct {
 	// tree remembers what planning saw of the root (nothing on disk
 	// changes before Commit): 50 users resolve /home, /var/log and
 	// /etc/skel once, not 50 times
-	tree *seenTree
-}
-
-// seenTree is the root as the Txn's planning reads it, through
-// system.SecureJoinIn.
-type seenTree struct {
-	links map[string]bool
-	dests map[string]string
-}
-
-func (s *seenTree) IsSymlink(full string) (bool, error) {
-	if l, ok := s.links[full]; ok {
-		return l, nil
-	}
-	fi, err := os.Lstat(full)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
-	case err != nil:
-		return false, err // not remembered: asked again, fails again
-	}
-	l := err == nil && fi.Mode()&fs.ModeSymlink != 0
-	s.links[full] = l
-	return l, nil
-}
-
-func (s *seenTree) Readlink(full string) (string, error) {
-	if d, ok := s.dests[full]; ok {
-		return d, nil
-	}
-	d, err := os.Readlink(full)
-	if err == nil {
-		s.dests[full] = d
-	}
-	return d, err
+	tree *system.CachedTree
 }
 
 // join is system.SecureJoin (follow: SecureJoinFollow) of p in the root,
 // through what planning has seen.
 func (t *Txn) join(p string, follow bool) (string, error) {
 	if t.tree == nil {
-		t.tree = &seenTree{links: map[string]bool{}, dests: map[string]string{}}
+		t.tree = system.NewCachedTree()
 	}
 	return system.SecureJoinIn(t.tree, t.root, p, follow)
 }

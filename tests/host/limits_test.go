@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -79,6 +80,62 @@ func TestApplyResourceTimeout(t *testing.T) {
 		}
 		if d := time.Since(start); d > c.within {
 			t.Errorf("%s: gave up after %s", c.path, d)
+		}
+	}
+}
+
+// flint apply fetches remote files concurrently, at most 8 at a time (the
+// files stage's pool), each into place; a failed one fails the apply, names
+// its entry, and leaves neither it nor a temporary file behind.
+func TestApplyFetchesConcurrently(t *testing.T) {
+	var inflight, peak atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := inflight.Add(1)
+		for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		inflight.Add(-1)
+		if r.URL.Path == "/bad" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, r.URL.Path)
+	}))
+	defer srv.Close()
+	entries := func(n int, extra string) string {
+		var fs []string
+		for i := range n {
+			fs = append(fs, fmt.Sprintf(`{"path":"/srv/f%d","contents":{"source":"%s/f%d"}}`, i, srv.URL, i))
+		}
+		if extra != "" {
+			fs = append(fs, extra)
+		}
+		return `{"ignition":{"version":"3.4.0"},"storage":{"files":[` + strings.Join(fs, ",") + `]}}`
+	}
+	cfg := filepath.Join(t.TempDir(), "c.ign")
+	root := t.TempDir()
+	os.WriteFile(cfg, []byte(entries(40, "")), 0o644)
+	if out, err := exec.Command(flintBin, "apply", "--root", root, cfg).CombinedOutput(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	for i := range 40 {
+		if b, _ := os.ReadFile(filepath.Join(root, "srv", fmt.Sprintf("f%d", i))); string(b) != fmt.Sprintf("/f%d", i) {
+			t.Fatalf("/srv/f%d = %q", i, b)
+		}
+	}
+	if p := peak.Load(); p < 2 || p > 8 {
+		t.Errorf("peak concurrent fetches %d, want 2..8", p)
+	}
+	root = t.TempDir()
+	os.WriteFile(cfg, []byte(entries(3, `{"path":"/srv/bad","contents":{"source":"`+srv.URL+`/bad"}}`)), 0o644)
+	out, err := exec.Command(flintBin, "apply", "--root", root, cfg).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "/srv/bad") {
+		t.Fatalf("apply with a missing resource: %v\n%s", err, out)
+	}
+	ents, _ := os.ReadDir(filepath.Join(root, "srv"))
+	for _, e := range ents {
+		if e.Name() == "bad" || strings.Contains(e.Name(), "flint-tmp") {
+			t.Errorf("left behind: /srv/%s", e.Name())
 		}
 	}
 }
