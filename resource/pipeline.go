@@ -62,10 +62,17 @@ func (s *bufSink) reset() bool { s.buf = s.buf[:0]; return true }
 // asks its flusher goroutine to start writeback of what was written
 // (sync_file_range without waiting), so disk I/O overlaps the download,
 // the caller's final syncfs has little left to do and dirty page cache
-// (RAM in an initramfs) is cleaned as fast as the disk allows. Submitting
-// writeback costs real CPU (block allocation, building the I/O) and can
-// block on a busy queue: on its own goroutine it never stalls the writes.
-// The kernel's own dirty limits throttle a writer that outruns the disk.
+// (RAM in an initramfs) is cleaned as fast as the disk allows. Every
+// durableChunk bytes the flusher also flushes the file's data to stable
+// storage (fdatasync): a device that buffers writes itself (a VM disk
+// with a write-back host cache, a loop device) otherwise holds a whole
+// large file until the final syncfs and writes it out only then, after
+// the transfer, where nothing overlaps it. A file shorter than
+// durableChunk is never flushed on its own: the stage's syncfs covers it.
+// Submitting writeback costs real CPU (block allocation, building the
+// I/O) and can block on a busy queue: on its own goroutine it never
+// stalls the writes. The kernel's own dirty limits throttle a writer that
+// outruns the disk.
 type fileSink struct {
 	f      *os.File
 	n      int64
@@ -74,7 +81,10 @@ type fileSink struct {
 	done   chan struct{}
 }
 
-const writebackChunk = 8 << 20
+const (
+	writebackChunk = 8 << 20
+	durableChunk   = 32 << 20
+)
 
 func (s *fileSink) Write(p []byte) (int, error) {
 	n, err := s.f.Write(p)
@@ -106,6 +116,9 @@ func (s *fileSink) startFlusher() {
 			// Best effort: an error (no support) only loses the overlap;
 			// the caller's syncfs still reports write failures.
 			unix.SyncFileRange(fd, from, end-from, unix.SYNC_FILE_RANGE_WRITE)
+			if end/durableChunk > from/durableChunk {
+				unix.Fdatasync(fd)
+			}
 			from = end
 		}
 	}()
@@ -275,7 +288,7 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 				pr.size = sb.size
 			}
 		}
-		return process(red, body, src.Compression, hs, s, pr)
+		return process(red, body, src.Compression, hs, s, pr, f.chunks)
 	})
 }
 
@@ -432,7 +445,7 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // process runs one attempt's content through decompression, hashing and
 // the sink.
-func process(red string, body io.Reader, compression string, hs *hashSpec, s sink, pr *progress) error {
+func process(red string, body io.Reader, compression string, hs *hashSpec, s sink, pr *progress, budget *chunkBudget) error {
 	if !s.reset() {
 		return fmt.Errorf("%s: cannot restart a partially written transfer", red)
 	}
@@ -452,7 +465,7 @@ func process(red string, body io.Reader, compression string, hs *hashSpec, s sin
 	if hs != nil {
 		h = hs.new()
 	}
-	if err := pump(r, h, s); err != nil {
+	if err := pump(r, h, s, budget); err != nil {
 		var we *writeError
 		if errors.As(err, &we) {
 			return fmt.Errorf("%s: %w", red, we.err)
@@ -498,8 +511,20 @@ type writeError struct{ err error }
 
 func (e *writeError) Error() string { return e.err.Error() }
 
-const chunkSize = 128 << 10
-const chunksPerFetch = 4
+// The ring between reading, hashing and writing holds chunks of
+// chunkSize bytes: chunksMin per fetch, always, and as many more (up to
+// chunksMax) as the fetcher's shared budget of spare chunks allows, taken
+// when the reader finds the ring full. A deep ring lets each step run on
+// through the others' stalls (the writer waiting on the journal or on
+// dirty-page throttling, the hasher descheduled): with only a few chunks
+// a 1 ms stall of the writer stops the hash too. The budget bounds the
+// memory of many large fetches at once.
+const (
+	chunkSize   = 128 << 10
+	chunksMin   = 4
+	chunksMax   = 64  // 8 MiB per fetch
+	chunksSpare = 128 // 16 MiB beyond chunksMin, shared by a Fetcher's fetches
+)
 
 var chunkPool = sync.Pool{New: func() any { return &chunk{b: make([]byte, chunkSize)} }}
 
@@ -509,22 +534,43 @@ type chunk struct {
 	refs atomic.Int32
 }
 
+// chunkBudget is the number of spare chunks a Fetcher's fetches may still
+// take beyond chunksMin each.
+type chunkBudget struct{ left atomic.Int32 }
+
+func newChunkBudget() *chunkBudget {
+	b := &chunkBudget{}
+	b.left.Store(chunksSpare)
+	return b
+}
+
+func (b *chunkBudget) take() bool {
+	if b.left.Add(-1) >= 0 {
+		return true
+	}
+	b.left.Add(1)
+	return false
+}
+
+func (b *chunkBudget) give(n int) { b.left.Add(int32(n)) }
+
 // pump copies r to w, hashing into h when non-nil. Reading (and
 // decompressing), hashing and writing run on their own goroutines over a
-// ring of chunksPerFetch buffers, so a fetch costs about as much as its
-// slowest step, not the sum of them. Memory: chunksPerFetch*chunkSize.
-func pump(r io.Reader, h hash.Hash, w io.Writer) error {
-	free := make(chan *chunk, chunksPerFetch)
-	for range chunksPerFetch {
+// ring of chunks, so a fetch costs about as much as its slowest step, not
+// the sum of them. Memory: chunksMin to chunksMax chunks (see above).
+func pump(r io.Reader, h hash.Hash, w io.Writer, budget *chunkBudget) error {
+	free := make(chan *chunk, chunksMax)
+	for range chunksMin {
 		free <- chunkPool.Get().(*chunk)
 	}
+	owned := chunksMin
 	refs := int32(1)
 	var hashCh chan *chunk
 	if h != nil {
 		refs = 2
-		hashCh = make(chan *chunk, chunksPerFetch)
+		hashCh = make(chan *chunk, chunksMax)
 	}
-	writeCh := make(chan *chunk, chunksPerFetch)
+	writeCh := make(chan *chunk, chunksMax)
 	release := func(c *chunk) {
 		if c.refs.Add(-1) == 0 {
 			free <- c
@@ -558,7 +604,17 @@ func pump(r io.Reader, h hash.Hash, w io.Writer) error {
 	}()
 	var rerr error
 	for !failed.Load() {
-		c := <-free
+		var c *chunk
+		select {
+		case c = <-free:
+		default:
+			if owned < chunksMax && budget != nil && budget.take() {
+				c = chunkPool.Get().(*chunk)
+				owned++
+			} else {
+				c = <-free
+			}
+		}
 		n, err := fill(r, c.b)
 		if n > 0 {
 			c.n = n
@@ -582,8 +638,11 @@ func pump(r io.Reader, h hash.Hash, w io.Writer) error {
 	}
 	close(writeCh)
 	wg.Wait()
-	for range chunksPerFetch {
+	for range owned {
 		chunkPool.Put(<-free)
+	}
+	if budget != nil {
+		budget.give(owned - chunksMin)
 	}
 	if werr != nil {
 		return &writeError{werr}

@@ -169,11 +169,12 @@ type Fetcher struct {
 	opts   Options
 	cas    []*x509.Certificate
 	client *http.Client
+	chunks *chunkBudget // spare pipeline chunks shared by its fetches
 }
 
 // New returns a Fetcher for opts.
 func New(opts Options) (*Fetcher, error) {
-	f := &Fetcher{}
+	f := &Fetcher{chunks: newChunkBudget()}
 	if err := f.SetOptions(opts); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,7 +29,7 @@ type Result struct {
 // WriteResult writes <root>/etc/.flint-result.json (Paths.ResultFile) with
 // the stage records (a failed one included) and, when every recorded stage
 // succeeded, <root>/etc/.ignition-result.json with Ignition's fields, both
-// 0600 and atomically. An existing file becomes the new
+// 0600, atomically and durable together (one syncfs). An existing file becomes the new
 // file's previousReport, with a warning that provisioning ran before; a
 // symlink or other non-regular file there is never read through (it is
 // replaced). An empty Paths.ResultFile disables both.
@@ -58,6 +57,7 @@ func WriteResult(c *Context) error {
 			files = files[:1]
 		}
 	}
+	var out []system.RootFile
 	for _, f := range files {
 		r := base
 		if f.flint {
@@ -80,9 +80,10 @@ func WriteResult(c *Context) error {
 		if err != nil {
 			return err
 		}
-		if err := system.WriteInRoot(c.Root, f.path, bytes.NewReader(append(raw, '\n')), 0o600); err != nil {
-			return fmt.Errorf("writing result file %s: %w", f.path, err)
-		}
+		out = append(out, system.RootFile{Path: f.path, Data: append(raw, '\n'), Mode: 0o600})
+	}
+	if err := system.WriteFilesInRoot(c.Root, out); err != nil {
+		return fmt.Errorf("writing the result files: %w", err)
 	}
 	return nil
 }

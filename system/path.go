@@ -183,12 +183,21 @@ func SecureJoinIn(t Tree, root, p string, followLast bool) (string, error) {
 // beside path, sets mode (exactly, not filtered by umask), fsyncs it,
 // renames it over path and fsyncs the directory. On error path is left as it
 // was and the temporary file is removed. The parent directory must exist.
-func WriteFileAtomic(path string, r io.Reader, mode os.FileMode) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+func WriteFileAtomic(path string, r io.Reader, mode os.FileMode) error {
+	if err := replaceFile(path, r, mode, true); err != nil {
+		return err
 	}
-	f, err := os.CreateTemp(dir, "."+base+".flint-tmp-*")
+	if err := syncDir(dirOf(path)); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// replaceFile writes r to a temporary file beside path, sets mode,
+// fsyncs it when durable, and renames it over path. On error path is
+// left as it was and the temporary file is removed.
+func replaceFile(path string, r io.Reader, mode os.FileMode, durable bool) (err error) {
+	f, err := os.CreateTemp(dirOf(path), "."+filepath.Base(path)+".flint-tmp-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -205,8 +214,10 @@ func WriteFileAtomic(path string, r io.Reader, mode os.FileMode) (err error) {
 	if err = f.Chmod(mode); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: fsync: %w", path, err)
+	if durable {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("writing %s: fsync: %w", path, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -214,10 +225,14 @@ func WriteFileAtomic(path string, r io.Reader, mode os.FileMode) (err error) {
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err = syncDir(dir); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
 	return nil
+}
+
+func dirOf(path string) string {
+	if dir := filepath.Dir(path); dir != "" {
+		return dir
+	}
+	return "."
 }
 
 func syncDir(dir string) error {

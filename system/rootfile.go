@@ -1,11 +1,14 @@
 package system
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // flint's own files inside the target root (the result files, the
@@ -62,6 +65,57 @@ func WriteInRoot(root, p string, r io.Reader, mode os.FileMode) error {
 		return err
 	}
 	return WriteFileAtomic(real, r, mode)
+}
+
+// RootFile is one file for WriteFilesInRoot.
+type RootFile struct {
+	Path string // inside the root
+	Data []byte
+	Mode os.FileMode
+}
+
+// WriteFilesInRoot writes each file inside root as WriteInRoot does, but
+// makes them durable together: one syncfs of each filesystem they are on
+// once all are renamed into place, instead of an fsync of every file and
+// of its directory (one journal commit where there would be two per
+// file). Until it returns, a crash may leave any of them old or empty,
+// never half-replaced. It stops at the first failure.
+func WriteFilesInRoot(root string, files []RootFile) error {
+	dirs := map[string]bool{}
+	for _, f := range files {
+		real, err := SecureJoin(root, f.Path)
+		if err != nil {
+			return err
+		}
+		if fi, err := os.Lstat(real); err == nil && fi.IsDir() {
+			return fmt.Errorf("writing %s: %w (a directory)", f.Path, ErrNotRegular)
+		}
+		if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+			return err
+		}
+		if err := replaceFile(real, bytes.NewReader(f.Data), f.Mode, false); err != nil {
+			return err
+		}
+		dirs[filepath.Dir(real)] = true
+	}
+	seen := map[uint64]bool{}
+	for d := range dirs {
+		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("flushing %s: %w", d, err)
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		if err == nil && !seen[st.Dev] {
+			seen[st.Dev] = true
+			err = unix.Syncfs(fd)
+		}
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("flushing the filesystem of %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // RemoveInRoot removes p inside root (the entry itself, whatever it is but
