@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -465,7 +466,15 @@ func process(red string, body io.Reader, compression string, hs *hashSpec, s sin
 	if hs != nil {
 		h = hs.new()
 	}
-	if err := pump(r, h, s, budget); err != nil {
+	// the step that bounds a long transfer: inflating, else hashing
+	lead := leadNone
+	switch {
+	case compression == "gzip":
+		lead = leadRead
+	case h != nil:
+		lead = leadHash
+	}
+	if err := pump(r, h, s, budget, lead); err != nil {
 		var we *writeError
 		if errors.As(err, &we) {
 			return fmt.Errorf("%s: %w", red, we.err)
@@ -554,11 +563,54 @@ func (b *chunkBudget) take() bool {
 
 func (b *chunkBudget) give(n int) { b.left.Add(int32(n)) }
 
+// lead names the step of a pump that bounds its speed: it gets priority
+// (boost) once the transfer is long enough to matter.
+type lead int
+
+const (
+	leadNone lead = iota
+	leadRead      // reading, i.e. inflating
+	leadHash
+)
+
+// boostAfter is how much the lead step must have processed before it
+// asks for priority: small files never pay for it.
+const boostAfter = 4 << 20
+
+// boost locks the calling goroutine to its thread and raises that thread
+// 10 nice levels above where it was (at most to -20); undo restores both.
+// A long transfer is as fast as its slowest step, which has a CPU's worth
+// of work; the other steps are short bursts (a copy into or out of the
+// kernel) that wake up thousands of times. On a machine with few CPUs the
+// kernel otherwise runs those bursts on the lead step's CPU as often as on
+// the idle one, and the transfer loses a quarter of its speed to it (a
+// 256 MiB hashed download on 2 vCPUs: 1.5× the hash alone, 1.15× with
+// this). The others still run: the lead step waits for them whenever the
+// ring is empty or full. Without the privilege (CAP_SYS_NICE) nothing
+// changes.
+func boost() (undo func()) {
+	runtime.LockOSThread()
+	tid := unix.Gettid()
+	raw, err := unix.Getpriority(unix.PRIO_PROCESS, tid) // 20 - nice
+	if err == nil {
+		nice := 20 - raw
+		if unix.Setpriority(unix.PRIO_PROCESS, tid, max(nice-10, -20)) == nil {
+			return func() {
+				unix.Setpriority(unix.PRIO_PROCESS, tid, nice)
+				runtime.UnlockOSThread()
+			}
+		}
+	}
+	runtime.UnlockOSThread()
+	return func() {}
+}
+
 // pump copies r to w, hashing into h when non-nil. Reading (and
 // decompressing), hashing and writing run on their own goroutines over a
 // ring of chunks, so a fetch costs about as much as its slowest step, not
-// the sum of them. Memory: chunksMin to chunksMax chunks (see above).
-func pump(r io.Reader, h hash.Hash, w io.Writer, budget *chunkBudget) error {
+// the sum of them; that step (lead) gets priority once the transfer is
+// long. Memory: chunksMin to chunksMax chunks (see above).
+func pump(r io.Reader, h hash.Hash, w io.Writer, budget *chunkBudget, lead lead) error {
 	free := make(chan *chunk, chunksMax)
 	for range chunksMin {
 		free <- chunkPool.Get().(*chunk)
@@ -583,9 +635,16 @@ func pump(r io.Reader, h hash.Hash, w io.Writer, budget *chunkBudget) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var done int64
+			boosted := lead != leadHash
 			for c := range hashCh {
-				h.Write(c.b[:c.n])
-				release(c)
+				n := c.n
+				h.Write(c.b[:n])
+				release(c) // c may be refilled from here on
+				if done += int64(n); !boosted && done >= boostAfter {
+					boosted = true
+					defer boost()()
+				}
 			}
 		}()
 	}
@@ -603,6 +662,8 @@ func pump(r io.Reader, h hash.Hash, w io.Writer, budget *chunkBudget) error {
 		}
 	}()
 	var rerr error
+	var read int64
+	boosted := lead != leadRead
 	for !failed.Load() {
 		var c *chunk
 		select {
@@ -616,6 +677,10 @@ func pump(r io.Reader, h hash.Hash, w io.Writer, budget *chunkBudget) error {
 			}
 		}
 		n, err := fill(r, c.b)
+		if read += int64(n); !boosted && read >= boostAfter {
+			boosted = true
+			defer boost()()
+		}
 		if n > 0 {
 			c.n = n
 			c.refs.Store(refs)

@@ -3,9 +3,16 @@ package resource
 import (
 	"bytes"
 	"crypto/sha512"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // gatedWriter holds every write until open is closed.
@@ -36,7 +43,7 @@ func TestPumpRingBudget(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err = pump(bytes.NewReader(data), h, w, budget)
+			err = pump(bytes.NewReader(data), h, w, budget, leadHash)
 		}()
 		if spare > 0 {
 			// the reader runs ahead of the held writer until the ring is full
@@ -61,4 +68,43 @@ func TestPumpRingBudget(t *testing.T) {
 			t.Fatalf("budget left %d after the fetch, want %d back", got, spare)
 		}
 	}
+}
+
+// threadNice reads the nice value of thread tid of this process.
+func threadNice(t *testing.T, tid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	n, err := strconv.Atoi(f[16])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// boost raises the calling thread 10 nice levels (as root) and undo puts
+// it back; the goroutine stays on that thread meanwhile.
+func TestBoost(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (CAP_SYS_NICE); make test runs the unit tier as root")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // keep this test's view on one thread
+		defer runtime.UnlockOSThread()
+		tid := unix.Gettid()
+		before := threadNice(t, tid)
+		undo := boost()
+		if got := threadNice(t, tid); got != max(before-10, -20) {
+			t.Errorf("boosted nice %d, want %d", got, max(before-10, -20))
+		}
+		undo()
+		if got := threadNice(t, tid); got != before {
+			t.Errorf("nice after undo %d, want %d", got, before)
+		}
+	}()
+	<-done
 }
