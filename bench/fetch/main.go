@@ -61,7 +61,7 @@ func main() {
 	many := flag.Int("many", 500, "number of small files")
 	smallKiB := flag.Int("small-kib", 64, "small file size in KiB")
 	latency := flag.Duration("latency", 3*time.Millisecond, "per-request server latency for the small files")
-	reps := flag.Int("reps", 3, "repetitions of each measurement (best counts)")
+	reps := flag.Int("reps", 5, "repetitions of each measurement (best counts)")
 	flag.Parse()
 	if os.Getenv("FLINT_BENCH_PRIVATE") == "" && os.Geteuid() == 0 {
 		// mounts stay in a private mount namespace, whatever happens
