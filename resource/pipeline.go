@@ -669,7 +669,7 @@ func pump(r io.Reader, h hash.Hash, w io.Writer, budget *chunkBudget, lead lead)
 		select {
 		case c = <-free:
 		default:
-			if owned < chunksMax && budget != nil && budget.take() {
+			if owned < chunksMax && budget.take() {
 				c = chunkPool.Get().(*chunk)
 				owned++
 			} else {
@@ -706,9 +706,7 @@ func pump(r io.Reader, h hash.Hash, w io.Writer, budget *chunkBudget, lead lead)
 	for range owned {
 		chunkPool.Put(<-free)
 	}
-	if budget != nil {
-		budget.give(owned - chunksMin)
-	}
+	budget.give(owned - chunksMin)
 	if werr != nil {
 		return &writeError{werr}
 	}

@@ -187,7 +187,7 @@ func WriteFileAtomic(path string, r io.Reader, mode os.FileMode) error {
 	if err := replaceFile(path, r, mode, true); err != nil {
 		return err
 	}
-	if err := syncDir(dirOf(path)); err != nil {
+	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
@@ -197,7 +197,7 @@ func WriteFileAtomic(path string, r io.Reader, mode os.FileMode) error {
 // fsyncs it when durable, and renames it over path. On error path is
 // left as it was and the temporary file is removed.
 func replaceFile(path string, r io.Reader, mode os.FileMode, durable bool) (err error) {
-	f, err := os.CreateTemp(dirOf(path), "."+filepath.Base(path)+".flint-tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".flint-tmp-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -226,13 +226,6 @@ func replaceFile(path string, r io.Reader, mode os.FileMode, durable bool) (err 
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
-}
-
-func dirOf(path string) string {
-	if dir := filepath.Dir(path); dir != "" {
-		return dir
-	}
-	return "."
 }
 
 func syncDir(dir string) error {

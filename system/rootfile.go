@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -54,17 +55,27 @@ var ErrNotRegular = fmt.Errorf("not a regular file")
 // creating missing leading directories 0755. A symlink at p is replaced,
 // never followed.
 func WriteInRoot(root, p string, r io.Reader, mode os.FileMode) error {
-	real, err := SecureJoin(root, p)
+	real, err := placeInRoot(root, p)
 	if err != nil {
 		return err
 	}
+	return WriteFileAtomic(real, r, mode)
+}
+
+// placeInRoot resolves p inside root for writing: a directory there is
+// refused, missing leading directories are created 0755.
+func placeInRoot(root, p string) (string, error) {
+	real, err := SecureJoin(root, p)
+	if err != nil {
+		return "", err
+	}
 	if fi, err := os.Lstat(real); err == nil && fi.IsDir() {
-		return fmt.Errorf("writing %s: %w (a directory)", p, ErrNotRegular)
+		return "", fmt.Errorf("writing %s: %w (a directory)", p, ErrNotRegular)
 	}
 	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
-		return err
+		return "", err
 	}
-	return WriteFileAtomic(real, r, mode)
+	return real, nil
 }
 
 // RootFile is one file for WriteFilesInRoot.
@@ -81,39 +92,37 @@ type RootFile struct {
 // file). Until it returns, a crash may leave any of them old or empty,
 // never half-replaced. It stops at the first failure.
 func WriteFilesInRoot(root string, files []RootFile) error {
-	dirs := map[string]bool{}
+	var dirs []string
 	for _, f := range files {
-		real, err := SecureJoin(root, f.Path)
+		real, err := placeInRoot(root, f.Path)
 		if err != nil {
-			return err
-		}
-		if fi, err := os.Lstat(real); err == nil && fi.IsDir() {
-			return fmt.Errorf("writing %s: %w (a directory)", f.Path, ErrNotRegular)
-		}
-		if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
 			return err
 		}
 		if err := replaceFile(real, bytes.NewReader(f.Data), f.Mode, false); err != nil {
 			return err
 		}
-		dirs[filepath.Dir(real)] = true
+		if d := filepath.Dir(real); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
 	}
-	seen := map[uint64]bool{}
-	for d := range dirs {
-		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("flushing %s: %w", d, err)
+	for _, d := range dirs {
+		if err := Syncfs(d); err != nil {
+			return err
 		}
-		var st unix.Stat_t
-		err = unix.Fstat(fd, &st)
-		if err == nil && !seen[st.Dev] {
-			seen[st.Dev] = true
-			err = unix.Syncfs(fd)
-		}
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("flushing the filesystem of %s: %w", d, err)
-		}
+	}
+	return nil
+}
+
+// Syncfs flushes the filesystem that holds dir (syncfs(2)): everything
+// written to it, in one journal commit.
+func Syncfs(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("flushing the filesystem of %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Syncfs(fd); err != nil {
+		return fmt.Errorf("flushing the filesystem of %s: %w", dir, err)
 	}
 	return nil
 }

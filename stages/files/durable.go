@@ -2,12 +2,12 @@ package files
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"sort"
 	"sync"
 
 	"github.com/flintboot/flint/log"
+	"github.com/flintboot/flint/system"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,23 +81,11 @@ func (p *plan) syncWritten(l *log.Logger) error {
 	done := l.Op("flushing %d filesystems to disk", len(list))
 	var errs []error
 	for _, d := range list {
-		if err := syncfs(d); err != nil {
+		if err := system.Syncfs(d); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	err := errors.Join(errs...)
 	done(err)
 	return err
-}
-
-func syncfs(dir string) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("flushing the filesystem of %s: %w", dir, err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Syncfs(fd); err != nil {
-		return fmt.Errorf("flushing the filesystem of %s: %w", dir, err)
-	}
-	return nil
 }
