@@ -24,28 +24,11 @@ func DecodeDataURL(raw string) ([]byte, error) {
 }
 
 func fastData(raw string) ([]byte, bool) {
-	rest, ok := strings.CutPrefix(raw, "data:")
+	data, b64, ok := splitData(raw)
 	if !ok {
 		return nil, false
 	}
-	meta, data, ok := strings.Cut(rest, ",")
-	if !ok || strings.ContainsAny(meta, " \t\r\n\"%") {
-		return nil, false
-	}
-	b64 := false
-	if m, ok := strings.CutSuffix(meta, ";base64"); ok {
-		b64, meta = true, m
-	}
-	if strings.Contains(meta, ";") || strings.Count(meta, "/") > 1 || (meta != "" && !strings.Contains(meta, "/")) {
-		return nil, false // parameters or odd media types: the full parser
-	}
 	if b64 {
-		for i := 0; i < len(data); i++ {
-			c := data[i]
-			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
-				return nil, false
-			}
-		}
 		out := make([]byte, base64.StdEncoding.DecodedLen(len(data)))
 		n, err := base64.StdEncoding.Decode(out, []byte(data))
 		if err != nil {
@@ -53,11 +36,80 @@ func fastData(raw string) ([]byte, bool) {
 		}
 		return out[:n], true
 	}
-	out, ok := unescapeData(data)
+	return unescapeData(data)
+}
+
+// splitData returns the data of a data URL in a form fastData decodes:
+// no parameters, at most one media type, base64 data only of base64
+// characters.
+func splitData(raw string) (data string, b64, ok bool) {
+	rest, ok := strings.CutPrefix(raw, "data:")
 	if !ok {
-		return nil, false
+		return "", false, false
 	}
-	return out, true
+	meta, data, ok := strings.Cut(rest, ",")
+	if !ok || strings.ContainsAny(meta, " \t\r\n\"%") {
+		return "", false, false
+	}
+	if m, ok := strings.CutSuffix(meta, ";base64"); ok {
+		b64, meta = true, m
+	}
+	if strings.Contains(meta, ";") || strings.Count(meta, "/") > 1 || (meta != "" && !strings.Contains(meta, "/")) {
+		return "", false, false // parameters or odd media types: the full parser
+	}
+	if b64 {
+		for i := 0; i < len(data); i++ {
+			c := data[i]
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+				return "", false, false
+			}
+		}
+	}
+	return data, b64, true
+}
+
+// CheckDataURL reports whether DecodeDataURL takes raw, without keeping
+// the decoded bytes when the fast form applies (validation walks every
+// inline file of a config, and the files stage decodes each again).
+func CheckDataURL(raw string) error {
+	if data, b64, ok := splitData(raw); ok {
+		if b64 && padded(data) || !b64 && escapedOK(data) {
+			return nil
+		}
+	}
+	_, err := DecodeDataURL(raw)
+	return err
+}
+
+// padded reports whether base64 characters s are what the padded
+// standard encoding decodes: whole quanta of four, '=' only as the last
+// one or two characters.
+func padded(s string) bool {
+	n := len(s)
+	if n%4 != 0 {
+		return false
+	}
+	if i := strings.IndexByte(s, '='); i >= 0 {
+		return i >= n-2 && (i == n-1 || s[n-1] == '=')
+	}
+	return true
+}
+
+// escapedOK reports whether unescapeData takes s.
+func escapedOK(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+		if c == '%' {
+			if i+2 >= len(s) || unhex(s[i+1]) < 0 || unhex(s[i+2]) < 0 {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
 }
 
 // unescapeData percent-decodes s; a malformed escape or a byte outside

@@ -61,9 +61,9 @@ func (v *validator) timeout(t *int, p ...any) {
 	}
 }
 
-func (v *validator) id(id *int, p ...any) {
+func (v *validator) id(id *int, p []any, more ...any) {
 	if id != nil && (*id < 0 || *id > MaxID) {
-		v.err(ErrIDRange, p...)
+		v.errIn(ErrIDRange, p, more...)
 	}
 }
 
@@ -137,7 +137,7 @@ func (v *validator) nulBytes(rv reflect.Value, p []any) {
 		}
 	case reflect.Slice:
 		for i := 0; i < rv.Len(); i++ {
-			v.nulBytes(rv.Index(i), cat(p, i))
+			v.nulBytes(rv.Index(i), v.cat(p, i))
 		}
 	case reflect.Struct:
 		t := rv.Type()
@@ -152,7 +152,7 @@ func (v *validator) nulBytes(rv reflect.Value, p []any) {
 				continue
 			}
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			v.nulBytes(rv.Field(i), cat(p, name))
+			v.nulBytes(rv.Field(i), v.cat(p, name))
 		}
 	}
 }
@@ -162,7 +162,7 @@ func pathLimits(p string) error {
 	if len(p) > pathMax {
 		return ErrPathTooLong
 	}
-	for _, c := range strings.Split(p, "/") {
+	for c := range strings.SplitSeq(p, "/") {
 		if len(c) > nameMax {
 			return ErrPathComponentTooLong
 		}
@@ -267,46 +267,46 @@ func (v *validator) accounts(pw *Passwd) {
 	for i := range pw.Groups {
 		g := &pw.Groups[i]
 		p := []any{"passwd", "groups", i}
-		v.err(accountName(g.Name, exists(g.ShouldExist), ErrGroupNameEmpty, ErrInvalidGroupName), cat(p, "name")...)
-		v.id(g.Gid, cat(p, "gid")...)
-		v.passwordHash(g.PasswordHash, cat(p, "passwordHash"))
+		v.errIn(accountName(g.Name, exists(g.ShouldExist), ErrGroupNameEmpty, ErrInvalidGroupName), p, "name")
+		v.id(g.Gid, p, "gid")
+		v.passwordHash(g.PasswordHash, v.cat(p, "passwordHash"))
 	}
 	for i := range pw.Users {
 		u := &pw.Users[i]
 		p := []any{"passwd", "users", i}
-		v.err(accountName(u.Name, exists(u.ShouldExist), ErrUserNameEmpty, ErrInvalidUserName), cat(p, "name")...)
-		v.id(u.UID, cat(p, "uid")...)
-		v.passwordHash(u.PasswordHash, cat(p, "passwordHash"))
+		v.errIn(accountName(u.Name, exists(u.ShouldExist), ErrUserNameEmpty, ErrInvalidUserName), p, "name")
+		v.id(u.UID, p, "uid")
+		v.passwordHash(u.PasswordHash, v.cat(p, "passwordHash"))
 		if notEmpty(u.PrimaryGroup) {
-			v.groupRef(*u.PrimaryGroup, cat(p, "primaryGroup"))
+			v.groupRef(*u.PrimaryGroup, v.cat(p, "primaryGroup"))
 		}
 		for j, g := range u.Groups {
-			v.groupRef(string(g), cat(p, "groups", j))
+			v.groupRef(string(g), v.cat(p, "groups", j))
 		}
 		if notEmpty(u.Gecos) && !hasNUL(*u.Gecos) && passwdField(*u.Gecos) {
-			v.err(ErrInvalidPasswdField, cat(p, "gecos")...)
+			v.errIn(ErrInvalidPasswdField, p, "gecos")
 		}
 		if h := deref(u.HomeDir); h != "" && !hasNUL(h) {
 			switch {
 			case passwdField(h):
-				v.err(ErrInvalidPasswdField, cat(p, "homeDir")...)
+				v.errIn(ErrInvalidPasswdField, p, "homeDir")
 			case !path.IsAbs(h):
-				v.err(ErrHomeDirRelative, cat(p, "homeDir")...)
+				v.errIn(ErrHomeDirRelative, p, "homeDir")
 			default:
-				v.err(pathLimits(h), cat(p, "homeDir")...)
+				v.errIn(pathLimits(h), p, "homeDir")
 			}
 		}
 		if s := deref(u.Shell); s != "" && !hasNUL(s) {
 			switch {
 			case passwdField(s):
-				v.err(ErrInvalidPasswdField, cat(p, "shell")...)
+				v.errIn(ErrInvalidPasswdField, p, "shell")
 			case s[0] != '/' && s[0] != '*':
-				v.err(ErrShellInvalid, cat(p, "shell")...)
+				v.errIn(ErrShellInvalid, p, "shell")
 			}
 		}
 		for j, k := range u.SSHAuthorizedKeys {
 			if strings.ContainsAny(strings.TrimRight(string(k), "\n"), "\r\n") {
-				v.err(ErrSSHKeyLineBreak, cat(p, "sshAuthorizedKeys", j)...)
+				v.errIn(ErrSSHKeyLineBreak, p, "sshAuthorizedKeys", j)
 			}
 		}
 	}
@@ -324,9 +324,9 @@ func (v *validator) passwordHash(h *string, p []any) {
 
 // ownerName: a file owner given by name is looked up in the target's
 // passwd/group files, where no name can hold ':' or control characters.
-func (v *validator) ownerName(n *string, p []any) {
+func (v *validator) ownerName(n *string, p []any, more ...any) {
 	if n != nil && !hasNUL(*n) && (strings.IndexByte(*n, ':') >= 0 || hasCtl(*n)) {
-		v.err(ErrInvalidOwnerName, p...)
+		v.errIn(ErrInvalidOwnerName, p, more...)
 	}
 }
 
@@ -344,15 +344,15 @@ func (v *validator) nodeLimits(c *Config) {
 	// (below any link of the config, hard or symbolic, is the reference's
 	// "path includes link in config")
 	check := func(n *Node, p []any) {
-		v.id(n.User.ID, cat(p, "user", "id")...)
-		v.id(n.Group.ID, cat(p, "group", "id")...)
-		v.ownerName(n.User.Name, cat(p, "user", "name"))
-		v.ownerName(n.Group.Name, cat(p, "group", "name"))
+		v.id(n.User.ID, p, "user", "id")
+		v.id(n.Group.ID, p, "group", "id")
+		v.ownerName(n.User.Name, p, "user", "name")
+		v.ownerName(n.Group.Name, p, "group", "name")
 		if n.Path == "/" {
-			v.err(ErrPathIsRoot, cat(p, "path")...)
+			v.errIn(ErrPathIsRoot, p, "path")
 		}
 		if underFile(n.Path, files) {
-			v.err(ErrPathUnderFile, cat(p, "path")...)
+			v.errIn(ErrPathUnderFile, p, "path")
 		}
 	}
 	for i := range s.Files {
@@ -366,7 +366,7 @@ func (v *validator) nodeLimits(c *Config) {
 		p := []any{"storage", "links", i}
 		check(&l.Node, p)
 		if l.Target != nil && len(*l.Target) > pathMax {
-			v.err(ErrLinkTargetTooLong, cat(p, "target")...)
+			v.errIn(ErrLinkTargetTooLong, p, "target")
 		}
 	}
 	// Units, drop-ins, masks and the preset file are written below
@@ -451,10 +451,10 @@ func urlHostPort(scheme, host, port string) error {
 // never be sent.
 func (v *validator) headerRules(h *HTTPHeader, p []any) {
 	if h.Name != "" && !hasNUL(h.Name) && !validHeaderName(h.Name) {
-		v.err(ErrInvalidHTTPHeaderName, cat(p, "name")...)
+		v.errIn(ErrInvalidHTTPHeaderName, p, "name")
 	}
 	if h.Value != nil && !hasNUL(*h.Value) && !validHeaderValue(*h.Value) {
-		v.err(ErrInvalidHTTPHeaderValue, cat(p, "value")...)
+		v.errIn(ErrInvalidHTTPHeaderValue, p, "value")
 	}
 }
 
@@ -521,14 +521,14 @@ func (v *validator) unitName(u *Unit, p []any) {
 		return
 	}
 	if !validUnitName(u.Name) {
-		v.err(ErrInvalidUnitName, cat(p, "name")...)
+		v.errIn(ErrInvalidUnitName, p, "name")
 	} else if len(u.Dropins) > 0 && len(u.Name)+len(".d") > nameMax {
-		v.err(ErrPathComponentTooLong, cat(p, "name")...)
+		v.errIn(ErrPathComponentTooLong, p, "name")
 	}
 	for j := range u.Dropins {
 		d := &u.Dropins[j]
 		if !hasNUL(d.Name) && path.Ext(d.Name) == ".conf" && !validDropinName(d.Name) {
-			v.err(ErrInvalidDropinName, cat(p, "dropins", j, "name")...)
+			v.errIn(ErrInvalidDropinName, p, "dropins", j, "name")
 		}
 	}
 }

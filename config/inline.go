@@ -56,7 +56,7 @@ func (v *validator) inline(r *Resource, p []any) {
 	if r.Compression != nil && *r.Compression == "gzip" {
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			v.err(ErrInlineGzip, cat(p, "source")...)
+			v.errIn(ErrInlineGzip, p, "source")
 			return
 		}
 		src = io.LimitReader(zr, maxInlineInflate)
@@ -78,11 +78,11 @@ func (v *validator) inline(r *Resource, p []any) {
 	n, err := io.Copy(h, src)
 	switch {
 	case err != nil:
-		v.err(ErrInlineGzip, cat(p, "source")...)
+		v.errIn(ErrInlineGzip, p, "source")
 	case n == maxInlineInflate:
 		// too large to check here; apply verifies while streaming
 	case want != "" && hex.EncodeToString(h.Sum(nil)) != want:
-		v.err(ErrInlineHashMismatch, cat(p, "verification", "hash")...)
+		v.errIn(ErrInlineHashMismatch, p, "verification", "hash")
 	}
 }
 
@@ -127,5 +127,5 @@ func (v *validator) caContents(r *Resource, p []any) {
 			return
 		}
 	}
-	v.err(ErrCANoCertificate, cat(p, "source")...)
+	v.errIn(ErrCANoCertificate, p, "source")
 }

@@ -15,8 +15,18 @@ import (
 //     shouldNotExist: a child entry replaces a parent entry of the other kind;
 //   - an HTTP header with a null value in the child deletes the parent's.
 //
-// Neither argument is modified.
+// Neither argument is modified. Merged into an empty parent (the common
+// case: no base config), a config is its own merge, so the child itself
+// is returned, sharing its lists and pointers, instead of a deep copy of
+// every entry.
 func Merge(parent, child Config) Config {
+	if reflect.ValueOf(parent).IsZero() {
+		return child
+	}
+	return merge(parent, child)
+}
+
+func merge(parent, child Config) Config {
 	out := reflect.New(reflect.TypeOf(Config{})).Elem()
 	mergeValue(reflect.ValueOf(parent), reflect.ValueOf(child), out)
 	return out.Interface().(Config)

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -130,5 +132,55 @@ func TestMergeIdentity(t *testing.T) {
 	}
 	if m := Merge(Config{}, cfg); !reflect.DeepEqual(m, cfg) {
 		t.Fatalf("merge into empty changed the config: %+v", m)
+	}
+}
+
+// TestMergeIntoEmptyIsIdentity: Merge returns the child unchanged when
+// the parent is empty; the full merge gives the same for every valid
+// config of the corpus, so that shortcut changes nothing.
+func TestMergeIntoEmptyIsIdentity(t *testing.T) {
+	dir := filepath.Join("testdata", "corpus")
+	names, err := filepath.Glob(filepath.Join(dir, "*.ign"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("corpus: %v (%d files)", err, len(names))
+	}
+	valid := 0
+	for _, name := range names {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := Parse(raw)
+		if err != nil {
+			continue
+		}
+		valid++
+		if m := merge(Config{}, cfg); !reflect.DeepEqual(m, cfg) {
+			t.Errorf("%s: the full merge into an empty config changed it", filepath.Base(name))
+		}
+	}
+	if valid < 10 {
+		t.Fatalf("only %d valid corpus configs", valid)
+	}
+}
+
+// TestValidConfigValidAfterMerge: a config valid under its own version
+// stays valid under the newest rules once merged (apply validates the
+// merged config again; validate is the gate, so that must never refuse
+// what validate accepted).
+func TestValidConfigValidAfterMerge(t *testing.T) {
+	names, _ := filepath.Glob(filepath.Join("testdata", "corpus", "*.ign"))
+	for _, name := range names {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := Parse(raw)
+		if err != nil {
+			continue
+		}
+		if r := Validate(merge(Config{}, cfg)); r.IsFatal() {
+			t.Errorf("%s: valid, but refused after a merge: %v", filepath.Base(name), r)
+		}
 	}
 }

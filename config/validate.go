@@ -24,7 +24,13 @@ type validator struct {
 	root *jdoc
 	// units parses unit contents with one reused buffer
 	units UnitParser
+	// slab backs the paths cat builds: one allocation for many paths
+	// instead of one per path (a path is built for every entry and
+	// field, and reported only when something is wrong)
+	slab []any
 }
+
+const slabLen = 4096
 
 func (v *validator) add(kind report.Kind, err error, p ...any) {
 	if err == nil {
@@ -36,8 +42,28 @@ func (v *validator) add(kind report.Kind, err error, p ...any) {
 func (v *validator) err(err error, p ...any)  { v.add(report.Error, err, p...) }
 func (v *validator) warn(err error, p ...any) { v.add(report.Warn, err, p...) }
 
-func cat(p []any, more ...any) []any {
-	return append(append(make([]any, 0, len(p)+len(more)), p...), more...)
+// errIn and warnIn report err, when there is one, at p extended by more:
+// the path is built only for what is reported.
+func (v *validator) errIn(err error, p []any, more ...any) {
+	if err != nil {
+		v.add(report.Error, err, v.cat(p, more...)...)
+	}
+}
+
+func (v *validator) warnIn(err error, p []any, more ...any) {
+	if err != nil {
+		v.add(report.Warn, err, v.cat(p, more...)...)
+	}
+}
+
+func (v *validator) cat(p []any, more ...any) []any {
+	n := len(p) + len(more)
+	if cap(v.slab)-len(v.slab) < n {
+		v.slab = make([]any, 0, max(slabLen, n))
+	}
+	i := len(v.slab)
+	v.slab = append(append(v.slab, p...), more...)
+	return v.slab[i : i+n : i+n]
 }
 
 func validate(cfg *Config, idx int) Report {
@@ -77,23 +103,23 @@ func (v *validator) config(c *Config) {
 func (v *validator) ignition(ig *Ignition) {
 	p := []any{"ignition"}
 	for i := range ig.Config.Merge {
-		mp := cat(p, "config", "merge", i)
+		mp := v.cat(p, "config", "merge", i)
 		v.requiredSource(&ig.Config.Merge[i], mp)
 		v.reference(&ig.Config.Merge[i], mp)
 	}
-	v.dupResources(ig.Config.Merge, cat(p, "config", "merge"))
-	v.reference(&ig.Config.Replace, cat(p, "config", "replace"))
+	v.dupResources(ig.Config.Merge, v.cat(p, "config", "merge"))
+	v.reference(&ig.Config.Replace, v.cat(p, "config", "replace"))
 	cas := ig.Security.TLS.CertificateAuthorities
 	for i := range cas {
-		cp := cat(p, "security", "tls", "certificateAuthorities", i)
+		cp := v.cat(p, "security", "tls", "certificateAuthorities", i)
 		v.requiredSource(&cas[i], cp)
 		v.reference(&cas[i], cp)
 		v.caContents(&cas[i], cp)
 	}
-	v.dupResources(cas, cat(p, "security", "tls", "certificateAuthorities"))
-	v.proxyURL(ig.Proxy.HTTPProxy, true, cat(p, "proxy", "httpProxy"))
-	v.proxyURL(ig.Proxy.HTTPSProxy, false, cat(p, "proxy", "httpsProxy"))
-	dupStrings(v, ig.Proxy.NoProxy, cat(p, "proxy", "noProxy"))
+	v.dupResources(cas, v.cat(p, "security", "tls", "certificateAuthorities"))
+	v.proxyURL(ig.Proxy.HTTPProxy, true, v.cat(p, "proxy", "httpProxy"))
+	v.proxyURL(ig.Proxy.HTTPSProxy, false, v.cat(p, "proxy", "httpsProxy"))
+	dupStrings(v, ig.Proxy.NoProxy, v.cat(p, "proxy", "noProxy"))
 }
 
 func (v *validator) proxyURL(s *string, isHTTP bool, p []any) {
@@ -130,7 +156,7 @@ func (v *validator) dupResources(list []Resource, p []any) {
 	for i := range list {
 		k := resourceKey(&list[i])
 		if _, dup := seen[k]; dup {
-			v.err(ErrDuplicate, cat(p, i)...)
+			v.errIn(ErrDuplicate, p, i)
 		}
 		seen[k] = struct{}{}
 	}
@@ -143,7 +169,7 @@ func dupStrings[T ~string](v *validator, list []T, p []any) {
 	seen := make(map[T]struct{}, len(list))
 	for i, s := range list {
 		if _, dup := seen[s]; dup {
-			v.err(ErrDuplicate, cat(p, i)...)
+			v.errIn(ErrDuplicate, p, i)
 		}
 		seen[s] = struct{}{}
 	}
@@ -182,28 +208,28 @@ func (v *validator) resourceRules(r *Resource, p []any, verifNeedsSource bool) {
 		switch *r.Compression {
 		case "", "gzip":
 		default:
-			v.err(ErrCompressionInval, cat(p, "compression")...)
+			v.errIn(ErrCompressionInval, p, "compression")
 		}
 	}
 	if verifNeedsSource && r.Verification.Hash != nil && r.Source == nil {
-		v.err(ErrVerificationAndNilSource, cat(p, "verification", "hash")...)
+		v.errIn(ErrVerificationAndNilSource, p, "verification", "hash")
 	}
-	v.hash(r.Verification.Hash, cat(p, "verification", "hash"))
+	v.hash(r.Verification.Hash, p, "verification", "hash")
 	if notEmpty(r.Source) {
-		v.err(v.validateURL(*r.Source), cat(p, "source")...)
+		v.errIn(v.validateURL(*r.Source), p, "source")
 	}
 	v.inline(r, p)
 	if len(r.HTTPHeaders) > 0 {
-		v.err(headersScheme(r.Source), cat(p, "httpHeaders")...)
+		v.errIn(headersScheme(r.Source), p, "httpHeaders")
 	}
 	seen := make(map[string]struct{}, len(r.HTTPHeaders))
 	for i, h := range r.HTTPHeaders {
-		hp := cat(p, "httpHeaders", i)
+		hp := v.cat(p, "httpHeaders", i)
 		if h.Name == "" {
-			v.err(ErrEmptyHTTPHeaderName, cat(hp, "name")...)
+			v.errIn(ErrEmptyHTTPHeaderName, hp, "name")
 		}
 		if h.Value != nil && *h.Value == "" {
-			v.err(ErrInvalidHTTPHeader, cat(hp, "value")...)
+			v.errIn(ErrInvalidHTTPHeader, hp, "value")
 		}
 		if _, dup := seen[h.Name]; dup {
 			v.err(ErrDuplicate, hp...)
@@ -228,13 +254,13 @@ func headersScheme(src *string) error {
 	return ErrUnsupportedSchemeForHTTPHeaders
 }
 
-func (v *validator) hash(h *string, p []any) {
+func (v *validator) hash(h *string, p []any, more ...any) {
 	if h == nil {
 		return
 	}
 	fn, sum, ok := strings.Cut(*h, "-")
 	if !ok {
-		v.err(ErrHashMalformed, p...)
+		v.errIn(ErrHashMalformed, p, more...)
 		return
 	}
 	var size int
@@ -245,11 +271,11 @@ func (v *validator) hash(h *string, p []any) {
 		size = 64
 	}
 	if size == 0 || !v.ver.Hashes[fn] {
-		v.err(ErrHashUnrecognized, p...)
+		v.errIn(ErrHashUnrecognized, p, more...)
 		return
 	}
 	if len(sum) != size {
-		v.err(ErrHashWrongSize, p...)
+		v.errIn(ErrHashWrongSize, p, more...)
 		return
 	}
 	// The reference checks only the length and fails at run time on a sum
@@ -257,7 +283,7 @@ func (v *validator) hash(h *string, p []any) {
 	// docs/validation.md).
 	for i := 0; i < len(sum); i++ {
 		if c := sum[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			v.err(ErrHashMalformed, p...)
+			v.errIn(ErrHashMalformed, p, more...)
 			return
 		}
 	}
@@ -272,6 +298,12 @@ func (v *validator) validateURL(s string) error {
 func ValidateURL(s string, schemes map[string]bool) error {
 	if schemes == nil {
 		schemes = Versions[len(Versions)-1].Schemes
+	}
+	if opaqueData(s) {
+		if !schemes["data"] {
+			return ErrInvalidScheme
+		}
+		return CheckDataURL(s)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -292,11 +324,18 @@ func ValidateURL(s string, schemes map[string]bool) error {
 		}
 		return checkVersionID(u)
 	case "data":
-		if _, err := DecodeDataURL(s); err != nil {
-			return err
-		}
+		return CheckDataURL(s)
 	}
 	return nil
+}
+
+// opaqueData reports whether s is a data URL that url.Parse would take
+// as it is: scheme "data", an opaque part (not starting with '/'), no
+// fragment and no control byte. Such a URL needs no parse: it has no host
+// or port to check, and its data is checked by CheckDataURL.
+func opaqueData(s string) bool {
+	rest, ok := strings.CutPrefix(s, "data:")
+	return ok && !strings.HasPrefix(rest, "/") && strings.IndexByte(s, '#') < 0 && !hasCtl(s)
 }
 
 func checkVersionID(u *url.URL) error {
@@ -349,23 +388,23 @@ func validateMode(m *int) error {
 	return nil
 }
 
-func (v *validator) mode(m *int, p []any) {
+func (v *validator) mode(m *int, p []any, more ...any) {
 	if err := validateMode(m); err != nil {
-		v.err(err, p...)
+		v.errIn(err, p, more...)
 		return
 	}
 	if m != nil && *m&07000 != 0 && !v.ver.SpecialModeBits {
-		v.warn(ErrModeSpecialBits, p...)
+		v.warnIn(ErrModeSpecialBits, p, more...)
 	}
 }
 
 func (v *validator) node(n *Node, p []any) {
-	v.err(validatePath(n.Path), cat(p, "path")...)
+	v.errIn(validatePath(n.Path), p, "path")
 	if n.User.ID != nil && notEmpty(n.User.Name) {
-		v.err(ErrBothIDAndNameSet, cat(p, "user")...)
+		v.errIn(ErrBothIDAndNameSet, p, "user")
 	}
 	if n.Group.ID != nil && notEmpty(n.Group.Name) {
-		v.err(ErrBothIDAndNameSet, cat(p, "group")...)
+		v.errIn(ErrBothIDAndNameSet, p, "group")
 	}
 }
 
@@ -394,27 +433,27 @@ func (v *validator) storage(s *Storage) {
 	}
 	for i := range s.Directories {
 		d := &s.Directories[i]
-		p := cat(sp, "directories", i)
+		p := v.cat(sp, "directories", i)
 		v.node(&d.Node, p)
-		v.mode(d.Mode, cat(p, "mode"))
+		v.mode(d.Mode, p, "mode")
 		if throughLink(d.Path, links) {
 			v.err(ErrDirectoryUsedSymlink, p...)
 		}
 	}
 	for i := range s.Disks {
-		v.disk(&s.Disks[i], cat(sp, "disks", i))
+		v.disk(&s.Disks[i], v.cat(sp, "disks", i))
 	}
 	for i := range s.Files {
 		f := &s.Files[i]
-		p := cat(sp, "files", i)
+		p := v.cat(sp, "files", i)
 		v.node(&f.Node, p)
-		v.mode(f.Mode, cat(p, "mode"))
+		v.mode(f.Mode, p, "mode")
 		if isTrue(f.Overwrite) && f.Contents.Source == nil {
-			v.err(ErrOverwriteAndNilSource, cat(p, "overwrite")...)
+			v.errIn(ErrOverwriteAndNilSource, p, "overwrite")
 		}
-		v.resource(&f.Contents, cat(p, "contents"))
+		v.resource(&f.Contents, v.cat(p, "contents"))
 		for j := range f.Append {
-			v.resource(&f.Append[j], cat(p, "append", j))
+			v.resource(&f.Append[j], v.cat(p, "append", j))
 		}
 		if throughLink(f.Path, links) {
 			v.err(ErrFileUsedSymlink, p...)
@@ -426,13 +465,13 @@ func (v *validator) storage(s *Storage) {
 	}
 	for i := range s.Filesystems {
 		fs := &s.Filesystems[i]
-		p := cat(sp, "filesystems", i)
+		p := v.cat(sp, "filesystems", i)
 		v.filesystem(fs, p)
 		if d, ok := disks[fs.Device]; ok {
 			if len(d.Partitions) > 0 {
-				v.warn(ErrPartitionsOverwritten, cat(p, "device")...)
+				v.warnIn(ErrPartitionsOverwritten, p, "device")
 			} else if !isTrue(fs.WipeFilesystem) && isTrue(d.WipeTable) {
-				v.warn(ErrFilesystemImplicitWipe, cat(p, "device")...)
+				v.warnIn(ErrFilesystemImplicitWipe, p, "device")
 			}
 		}
 	}
@@ -447,7 +486,7 @@ func (v *validator) storage(s *Storage) {
 	}
 	for i := range s.Links {
 		l := &s.Links[i]
-		p := cat(sp, "links", i)
+		p := v.cat(sp, "links", i)
 		v.node(&l.Node, p)
 		if throughLink(l.Path, links) {
 			v.err(ErrLinkUsedSymlink, p...)
@@ -455,7 +494,7 @@ func (v *validator) storage(s *Storage) {
 		if v.ver.LinkTargetRequired && nilOrEmpty(l.Target) {
 			// v3_3+/types/storage.go: reported, then the link's
 			// hard-link checks are skipped
-			v.err(ErrLinkTargetRequired, cat(p, "target")...)
+			v.errIn(ErrLinkTargetRequired, p, "target")
 			continue
 		}
 		if !isTrue(l.Hard) {
@@ -474,23 +513,23 @@ func (v *validator) storage(s *Storage) {
 			v.err(ErrHardLinkToDirectory, p...)
 		}
 		if l.User.ID != nil {
-			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "user", "id")...)
+			v.warnIn(ErrHardLinkSpecifiesOwner, p, "user", "id")
 		}
 		if l.User.Name != nil {
-			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "user", "name")...)
+			v.warnIn(ErrHardLinkSpecifiesOwner, p, "user", "name")
 		}
 		if l.Group.ID != nil {
-			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "group", "id")...)
+			v.warnIn(ErrHardLinkSpecifiesOwner, p, "group", "id")
 		}
 		if l.Group.Name != nil {
-			v.warn(ErrHardLinkSpecifiesOwner, cat(p, "group", "name")...)
+			v.warnIn(ErrHardLinkSpecifiesOwner, p, "group", "name")
 		}
 	}
 	for i := range s.Luks {
-		v.luks(&s.Luks[i], cat(sp, "luks", i))
+		v.luks(&s.Luks[i], v.cat(sp, "luks", i))
 	}
 	for i := range s.Raid {
-		v.raid(&s.Raid[i], cat(sp, "raid", i))
+		v.raid(&s.Raid[i], v.cat(sp, "raid", i))
 	}
 
 	// Duplicates, in field order; files, directories and links share one
@@ -503,18 +542,18 @@ func (v *validator) storage(s *Storage) {
 		nodes[key] = struct{}{}
 	}
 	for i := range s.Directories {
-		dupNode(s.Directories[i].Path, cat(sp, "directories", i))
+		dupNode(s.Directories[i].Path, v.cat(sp, "directories", i))
 	}
-	dupKeys(v, s.Disks, func(d *Disk) string { return d.Device }, cat(sp, "disks"))
+	dupKeys(v, s.Disks, func(d *Disk) string { return d.Device }, v.cat(sp, "disks"))
 	for i := range s.Files {
-		dupNode(s.Files[i].Path, cat(sp, "files", i))
+		dupNode(s.Files[i].Path, v.cat(sp, "files", i))
 	}
-	dupKeys(v, s.Filesystems, func(f *Filesystem) string { return f.Device }, cat(sp, "filesystems"))
+	dupKeys(v, s.Filesystems, func(f *Filesystem) string { return f.Device }, v.cat(sp, "filesystems"))
 	for i := range s.Links {
-		dupNode(s.Links[i].Path, cat(sp, "links", i))
+		dupNode(s.Links[i].Path, v.cat(sp, "links", i))
 	}
-	dupKeys(v, s.Luks, func(l *Luks) string { return l.Name }, cat(sp, "luks"))
-	dupKeys(v, s.Raid, func(r *Raid) string { return r.Name }, cat(sp, "raid"))
+	dupKeys(v, s.Luks, func(l *Luks) string { return l.Name }, v.cat(sp, "luks"))
+	dupKeys(v, s.Raid, func(r *Raid) string { return r.Name }, v.cat(sp, "raid"))
 }
 
 func dupKeys[T any](v *validator, list []T, key func(*T) string, p []any) {
@@ -525,7 +564,7 @@ func dupKeys[T any](v *validator, list []T, key func(*T) string, p []any) {
 	for i := range list {
 		k := key(&list[i])
 		if _, dup := seen[k]; dup {
-			v.err(ErrDuplicate, cat(p, i)...)
+			v.errIn(ErrDuplicate, p, i)
 		}
 		seen[k] = struct{}{}
 	}
@@ -552,13 +591,13 @@ func partitionKey(p *Partition) string {
 
 func (v *validator) disk(d *Disk, p []any) {
 	if d.Device == "" {
-		v.err(ErrDiskDeviceRequired, cat(p, "device")...)
+		v.errIn(ErrDiskDeviceRequired, p, "device")
 	} else {
-		v.err(validatePath(d.Device), cat(p, "device")...)
+		v.errIn(validatePath(d.Device), p, "device")
 	}
 	for i := range d.Partitions {
 		pt := &d.Partitions[i]
-		pp := cat(p, "partitions", i)
+		pp := v.cat(p, "partitions", i)
 		if isFalse(pt.ShouldExist) && (pt.Label != nil || notEmpty(pt.TypeGUID) || notEmpty(pt.GUID) || pt.StartMiB != nil || pt.SizeMiB != nil) {
 			v.err(ErrShouldNotExistWithOthers, pp...)
 		}
@@ -567,15 +606,15 @@ func (v *validator) disk(d *Disk, p []any) {
 		}
 		if pt.Label != nil {
 			if len(*pt.Label) > 36 {
-				v.err(ErrLabelTooLong, cat(pp, "label")...)
+				v.errIn(ErrLabelTooLong, pp, "label")
 			} else if strings.Contains(*pt.Label, ":") {
-				v.err(ErrLabelContainsColon, cat(pp, "label")...)
+				v.errIn(ErrLabelContainsColon, pp, "label")
 			}
 		}
-		v.err(validateGUID(pt.GUID), cat(pp, "guid")...)
-		v.err(validateGUID(pt.TypeGUID), cat(pp, "typeGuid")...)
+		v.errIn(validateGUID(pt.GUID), pp, "guid")
+		v.errIn(validateGUID(pt.TypeGUID), pp, "typeGuid")
 	}
-	defer dupKeys(v, d.Partitions, partitionKey, cat(p, "partitions"))
+	defer dupKeys(v, d.Partitions, partitionKey, v.cat(p, "partitions"))
 	if d.Device == "" {
 		return
 	}
@@ -583,10 +622,10 @@ func (v *validator) disk(d *Disk, p []any) {
 	// index it finds (numbers: the second entry of a colliding pair; labels:
 	// the first repeat; overlap: the partition overlapped).
 	if at, ok := collidingNumber(d.Partitions); ok {
-		v.err(ErrPartitionNumbersCollide, cat(p, "partitions", at)...)
+		v.errIn(ErrPartitionNumbersCollide, p, "partitions", at)
 	}
 	if at, ok := partitionsOverlap(d.Partitions); ok {
-		v.err(ErrPartitionsOverlap, cat(p, "partitions", at)...)
+		v.errIn(ErrPartitionsOverlap, p, "partitions", at)
 	}
 	// No rule against mixing shouldExist:false with number-0 partitions:
 	// that one (ErrZeroesWithShouldNotExist) exists only in the legacy
@@ -598,7 +637,7 @@ func (v *validator) disk(d *Disk, p []any) {
 	for i := range d.Partitions {
 		if l := d.Partitions[i].Label; l != nil {
 			if _, dup := labels[*l]; dup {
-				v.err(ErrDuplicateLabels, cat(p, "partitions", i)...)
+				v.errIn(ErrDuplicateLabels, p, "partitions", i)
 				break
 			}
 			labels[*l] = struct{}{}
@@ -645,44 +684,44 @@ func partitionsOverlap(ps []Partition) (int, bool) {
 
 func (v *validator) filesystem(f *Filesystem, p []any) {
 	if notEmpty(f.Path) {
-		v.err(validatePath(*f.Path), cat(p, "path")...)
+		v.errIn(validatePath(*f.Path), p, "path")
 	}
 	virtiofs := f.Format != nil && *f.Format == "virtiofs" && v.ver.Formats["virtiofs"]
 	if virtiofs {
 		switch {
 		case f.Device == "":
-			v.err(ErrNoDevice, cat(p, "device")...)
+			v.errIn(ErrNoDevice, p, "device")
 		case len(f.Device) > 36:
-			v.err(ErrVirtiofsTagTooLong, cat(p, "device")...)
+			v.errIn(ErrVirtiofsTagTooLong, p, "device")
 		}
 		if notEmpty(f.Label) {
-			v.err(ErrVirtiofsLabel, cat(p, "label")...)
+			v.errIn(ErrVirtiofsLabel, p, "label")
 		}
 		if notEmpty(f.UUID) {
-			v.err(ErrVirtiofsUUID, cat(p, "uuid")...)
+			v.errIn(ErrVirtiofsUUID, p, "uuid")
 		}
 		if isTrue(f.WipeFilesystem) {
-			v.err(ErrVirtiofsWipe, cat(p, "wipeFilesystem")...)
+			v.errIn(ErrVirtiofsWipe, p, "wipeFilesystem")
 		}
 		if len(f.Options) > 0 {
-			v.err(ErrVirtiofsOptions, cat(p, "options")...)
+			v.errIn(ErrVirtiofsOptions, p, "options")
 		}
 		return
 	}
-	v.err(validatePath(f.Device), cat(p, "device")...)
+	v.errIn(validatePath(f.Device), p, "device")
 	if nilOrEmpty(f.Format) {
 		if notEmpty(f.Path) || notEmpty(f.Label) || notEmpty(f.UUID) || isTrue(f.WipeFilesystem) || len(f.MountOptions) != 0 || len(f.Options) != 0 {
-			v.err(ErrFormatNilWithOthers, cat(p, "format")...)
+			v.errIn(ErrFormatNilWithOthers, p, "format")
 		}
 	} else if !v.ver.Formats[*f.Format] {
-		v.err(ErrFilesystemInvalidFormat, cat(p, "format")...)
+		v.errIn(ErrFilesystemInvalidFormat, p, "format")
 	}
 	if notEmpty(f.Label) {
 		if nilOrEmpty(f.Format) {
-			v.err(ErrLabelNeedsFormat, cat(p, "label")...)
+			v.errIn(ErrLabelNeedsFormat, p, "label")
 		} else {
 			if n, ok := LabelLimit(*f.Format); ok && len(*f.Label) > n {
-				v.err(errLabelTooLong(*f.Format, n), cat(p, "label")...)
+				v.errIn(errLabelTooLong(*f.Format, n), p, "label")
 			}
 		}
 	}
@@ -691,48 +730,48 @@ func (v *validator) filesystem(f *Filesystem, p []any) {
 func (v *validator) raid(r *Raid, p []any) {
 	switch {
 	case nilOrEmpty(r.Level):
-		v.err(ErrRaidLevelRequired, cat(p, "level")...)
+		v.errIn(ErrRaidLevelRequired, p, "level")
 	default:
 		switch known, noSpares := RaidLevel(*r.Level); {
 		case !known:
-			v.err(ErrUnrecognizedRaidLevel, cat(p, "level")...)
+			v.errIn(ErrUnrecognizedRaidLevel, p, "level")
 		case noSpares && r.Spares != nil && *r.Spares != 0:
-			v.err(ErrSparesUnsupportedForLevel, cat(p, "level")...)
+			v.errIn(ErrSparesUnsupportedForLevel, p, "level")
 		}
 	}
 	if len(r.Devices) == 0 {
-		v.err(ErrRaidDevicesRequired, cat(p, "devices")...)
+		v.errIn(ErrRaidDevicesRequired, p, "devices")
 	}
-	dupStrings(v, r.Devices, cat(p, "devices"))
+	dupStrings(v, r.Devices, v.cat(p, "devices"))
 }
 
 func (v *validator) luks(l *Luks, p []any) {
 	if strings.Contains(l.Name, "/") {
-		v.err(ErrLuksNameContainsSlash, cat(p, "name")...)
+		v.errIn(ErrLuksNameContainsSlash, p, "name")
 	}
 	if notEmpty(l.Label) && len(*l.Label) > 47 {
-		v.err(ErrLuksLabelTooLong, cat(p, "label")...)
+		v.errIn(ErrLuksLabelTooLong, p, "label")
 	}
 	if nilOrEmpty(l.Device) {
-		v.err(ErrDiskDeviceRequired, cat(p, "device")...)
+		v.errIn(ErrDiskDeviceRequired, p, "device")
 	} else {
-		v.err(validatePath(*l.Device), cat(p, "device")...)
+		v.errIn(validatePath(*l.Device), p, "device")
 	}
 	if v.customPresent(&l.Clevis.Custom, p) && otherPins(&l.Clevis) {
-		v.err(ErrClevisCustomWithOthers, cat(p, "clevis")...)
+		v.errIn(ErrClevisCustomWithOthers, p, "clevis")
 	}
 	if notEmpty(l.KeyFile.Source) && v.validateURL(*l.KeyFile.Source) != nil {
-		v.err(ErrInvalidLuksKeyFile, cat(p, "keys")...)
+		v.errIn(ErrInvalidLuksKeyFile, p, "keys")
 	}
-	v.resource(&l.KeyFile, cat(p, "keyFile"))
+	v.resource(&l.KeyFile, v.cat(p, "keyFile"))
 	if isTrue(l.Cex.Enabled) && clevisPresent(&l.Clevis) {
-		v.err(ErrCexWithClevis, cat(p, "cex")...)
+		v.errIn(ErrCexWithClevis, p, "cex")
 	}
 	if isTrue(l.Cex.Enabled) && notEmpty(l.KeyFile.Source) {
-		v.err(ErrCexWithKeyFile, cat(p, "cex")...)
+		v.errIn(ErrCexWithKeyFile, p, "cex")
 	}
-	v.clevis(&l.Clevis, cat(p, "clevis"))
-	dupStrings(v, l.OpenOptions, cat(p, "openOptions"))
+	v.clevis(&l.Clevis, v.cat(p, "clevis"))
+	dupStrings(v, l.OpenOptions, v.cat(p, "openOptions"))
 }
 
 // otherPins: tang servers, tpm2 or a threshold other than 0 (v3_3+/types/
@@ -753,7 +792,7 @@ func clevisPresent(c *Clevis) bool {
 // non-empty pin.
 func (v *validator) customPresent(c *ClevisCustom, lp []any) bool {
 	if v.ver.ClevisCustomPointer {
-		return v.objectGiven(cat(lp, "clevis", "custom")) || c.Pin != nil || c.Config != nil || c.NeedsNetwork != nil
+		return v.objectGiven(v.cat(lp, "clevis", "custom")) || c.Pin != nil || c.Config != nil || c.NeedsNetwork != nil
 	}
 	return notEmpty(c.Pin)
 }
@@ -766,7 +805,7 @@ func (v *validator) objectGiven(p []any) bool {
 
 func (v *validator) clevis(c *Clevis, p []any) {
 	cu := &c.Custom
-	cp := cat(p, "custom")
+	cp := v.cat(p, "custom")
 	if v.ver.ClevisCustomPointer {
 		// v3_2/types/custom.go: checked when pin or config is set; an
 		// empty pin is an unsupported one.
@@ -774,48 +813,48 @@ func (v *validator) clevis(c *Clevis, p []any) {
 			switch deref(cu.Pin) {
 			case "tpm2", "tang", "sss":
 			default:
-				v.err(ErrUnknownClevisPin, cat(cp, "pin")...)
+				v.errIn(ErrUnknownClevisPin, cp, "pin")
 			}
 			if nilOrEmpty(cu.Config) {
-				v.err(ErrClevisConfigRequired, cat(cp, "config")...)
+				v.errIn(ErrClevisConfigRequired, cp, "config")
 			}
 		}
 	} else if notEmpty(cu.Pin) || notEmpty(cu.Config) || isTrue(cu.NeedsNetwork) {
 		// v3_3+/types/clevis.go
 		if nilOrEmpty(cu.Pin) {
-			v.err(ErrClevisPinRequired, cat(cp, "pin")...)
+			v.errIn(ErrClevisPinRequired, cp, "pin")
 		} else if v.ver.RestrictedClevisPins {
 			switch *cu.Pin {
 			case "tpm2", "tang", "sss":
 			default:
-				v.err(ErrUnknownClevisPin, cat(cp, "pin")...)
+				v.errIn(ErrUnknownClevisPin, cp, "pin")
 			}
 		}
 		if nilOrEmpty(cu.Config) {
-			v.err(ErrClevisConfigRequired, cat(cp, "config")...)
+			v.errIn(ErrClevisConfigRequired, cp, "config")
 		}
 	}
 	for i := range c.Tang {
 		t := &c.Tang[i]
-		tp := cat(p, "tang", i)
+		tp := v.cat(p, "tang", i)
 		if u, err := url.Parse(t.URL); err != nil {
-			v.err(ErrInvalidURL, cat(tp, "url")...)
+			v.errIn(ErrInvalidURL, tp, "url")
 		} else if u.Scheme != "http" && u.Scheme != "https" {
-			v.err(ErrInvalidScheme, cat(tp, "url")...)
+			v.errIn(ErrInvalidScheme, tp, "url")
 		} else {
-			v.err(urlHostPort(u.Scheme, u.Hostname(), u.Port()), cat(tp, "url")...)
+			v.errIn(urlHostPort(u.Scheme, u.Hostname(), u.Port()), tp, "url")
 		}
 		if nilOrEmpty(t.Thumbprint) {
-			v.err(ErrTangThumbprintRequired, cat(tp, "thumbprint")...)
+			v.errIn(ErrTangThumbprintRequired, tp, "thumbprint")
 		}
 		if notEmpty(t.Advertisement) {
 			var adv any
 			if json.Unmarshal([]byte(*t.Advertisement), &adv) != nil {
-				v.err(ErrInvalidTangAdv, cat(tp, "advertisement")...)
+				v.errIn(ErrInvalidTangAdv, tp, "advertisement")
 			}
 		}
 	}
-	dupKeys(v, c.Tang, func(t *Tang) string { return t.URL }, cat(p, "tang"))
+	dupKeys(v, c.Tang, func(t *Tang) string { return t.URL }, v.cat(p, "tang"))
 }
 
 // ---- systemd, passwd, kargs ----------------------------------------------
@@ -845,30 +884,30 @@ func (v *validator) systemd(s *Systemd) {
 		u := &s.Units[i]
 		p := []any{"systemd", "units", i}
 		if !unitExts[path.Ext(u.Name)] {
-			v.err(ErrInvalidSystemdExt, cat(p, "name")...)
+			v.errIn(ErrInvalidSystemdExt, p, "name")
 		}
 		v.unitName(u, p)
 		if u.Contents != nil {
 			opts, err := v.units.Parse(*u.Contents)
-			v.err(err, cat(p, "contents")...)
+			v.errIn(err, p, "contents")
 			if err == nil && isTrue(u.Enabled) && *u.Contents != "" {
 				if !HasInstallSection(opts) {
-					v.warn(errNoInstallSection(u.Name), cat(p, "contents")...)
+					v.warnIn(errNoInstallSection(u.Name), p, "contents")
 				}
 			}
 		}
 		for j := range u.Dropins {
 			d := &u.Dropins[j]
-			dp := cat(p, "dropins", j)
+			dp := v.cat(p, "dropins", j)
 			if d.Contents != nil {
 				_, err := v.units.Parse(*d.Contents)
-				v.err(err, cat(dp, "contents")...)
+				v.errIn(err, dp, "contents")
 			}
 			if path.Ext(d.Name) != ".conf" {
-				v.err(ErrInvalidDropinExt, cat(dp, "name")...)
+				v.errIn(ErrInvalidDropinExt, dp, "name")
 			}
 		}
-		dupKeys(v, u.Dropins, func(d *Dropin) string { return d.Name }, cat(p, "dropins"))
+		dupKeys(v, u.Dropins, func(d *Dropin) string { return d.Name }, v.cat(p, "dropins"))
 	}
 	dupKeys(v, s.Units, func(u *Unit) string { return u.Name }, []any{"systemd", "units"})
 }
@@ -877,8 +916,8 @@ func (v *validator) passwd(pw *Passwd) {
 	for i := range pw.Users {
 		u := &pw.Users[i]
 		p := []any{"passwd", "users", i}
-		dupStrings(v, u.Groups, cat(p, "groups"))
-		dupStrings(v, u.SSHAuthorizedKeys, cat(p, "sshAuthorizedKeys"))
+		dupStrings(v, u.Groups, v.cat(p, "groups"))
+		dupStrings(v, u.SSHAuthorizedKeys, v.cat(p, "sshAuthorizedKeys"))
 	}
 	dupKeys(v, pw.Groups, func(g *PasswdGroup) string { return g.Name }, []any{"passwd", "groups"})
 	dupKeys(v, pw.Users, func(u *PasswdUser) string { return u.Name }, []any{"passwd", "users"})

@@ -192,8 +192,8 @@ func (l *Logger) write(e entry) {
 }
 
 func (l *Logger) log(lv Level, format string, args ...any) {
-	if l == nil {
-		return
+	if !l.Enabled(lv) {
+		return // not formatted: a plan logs a debug line per action
 	}
 	l.write(entry{lv: lv, msg: fmt.Sprintf(format, args...)})
 }

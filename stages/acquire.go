@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"time"
 
@@ -115,9 +116,15 @@ func Acquire(ctx context.Context, o AcquireOptions) (*Acquired, error) {
 	a.User = user
 	eff := config.Merge(config.Merge(config.Config{}, base), user)
 	eff.Ignition.Version = config.MaxVersion.String()
-	if rpt := config.Validate(eff); rpt.IsFatal() {
-		logReport(o.Log, "merged config", rpt)
-		return a, ErrInvalidMerge
+	// Only a merge makes a new config: without base configs or references
+	// the effective config is the user config, validated when parsed (and
+	// valid under the newest rules too: config TestValidConfigValidAfterMerge).
+	merged := len(a.Fetched) > 1 || !reflect.ValueOf(base).IsZero()
+	if merged {
+		if rpt := config.Validate(eff); rpt.IsFatal() {
+			logReport(o.Log, "merged config", rpt)
+			return a, ErrInvalidMerge
+		}
 	}
 	a.Effective = eff
 	return a, nil
