@@ -138,6 +138,24 @@ func (u unitRoot) readDir(p string) ([]fs.DirEntry, error) {
 	return ents, err
 }
 
+// mayExist reports whether host path p can exist: false only when the
+// cached listing of its directory lacks it, or that directory is missing
+// (an is-enabled check looks for each unit and its drop-in directories
+// in 13 search directories, most of which hold neither). Without a
+// cache it is always true.
+func (u unitRoot) mayExist(p string) bool {
+	if u.cache == nil {
+		return true
+	}
+	dir, name := filepath.Split(filepath.Clean(p))
+	ents, err := u.readDir(dir)
+	if err != nil {
+		return !errors.Is(err, fs.ErrNotExist)
+	}
+	i := sort.Search(len(ents), func(i int) bool { return ents[i].Name() >= name })
+	return i < len(ents) && ents[i].Name() == name
+}
+
 // readlink is os.Readlink of a host path, through the cache.
 func (u unitRoot) readlink(p string) (string, error) {
 	if u.cache == nil {
@@ -278,6 +296,9 @@ func isRuntime(p string) bool { return p == "/run" || strings.HasPrefix(p, "/run
 // load reads the unit file at p (root-relative) into i; it reports a
 // symlink (with its fully resolved target) instead of following it.
 func (u unitRoot) load(i *installInfo, p string) (link string, err error) {
+	if !u.mayExist(u.abs(p)) {
+		return "", fs.ErrNotExist
+	}
 	fi, err := os.Lstat(u.abs(p))
 	if err != nil {
 		return "", err
@@ -408,7 +429,11 @@ func (u unitRoot) dropins(i *installInfo) {
 	files := map[string]string{}
 	for _, d := range unitSearchPath {
 		for _, n := range names {
-			ents, err := u.readDir(u.abs(d + "/" + n))
+			dir := u.abs(d + "/" + n)
+			if !u.mayExist(dir) {
+				continue
+			}
+			ents, err := u.readDir(dir)
 			if err != nil {
 				continue
 			}

@@ -164,12 +164,16 @@ func TestUnitStateMatchesSystemctl(t *testing.T) {
 		root := f.make(t)
 		for _, name := range f.names {
 			want, ok := realState(t, bin, root, name)
-			got := unitRoot{root: root}.unitState(name)
-			if got != want {
-				t.Errorf("%s: %s: flint says %q, systemctl --root is-enabled says %q", fname, name, got, want)
-			}
-			if enabledState(got) != ok {
-				t.Errorf("%s: %s: flint decides enabled=%v, systemctl exits with success=%v", fname, name, enabledState(got), ok)
+			// uncached, and through the cache applyUnits uses (which
+			// answers most lookups from directory listings)
+			for _, c := range []*unitCache{nil, newUnitCache()} {
+				got := unitRoot{root: root, cache: c}.unitState(name)
+				if got != want {
+					t.Errorf("%s: %s (cache %v): flint says %q, systemctl --root is-enabled says %q", fname, name, c != nil, got, want)
+				}
+				if enabledState(got) != ok {
+					t.Errorf("%s: %s (cache %v): flint decides enabled=%v, systemctl exits with success=%v", fname, name, c != nil, enabledState(got), ok)
+				}
 			}
 		}
 	}

@@ -189,7 +189,7 @@ func (p *plan) place(n *node, in string) {
 	di := p.st.dirInfo(in)
 	n.cgid = p.st.newGID(di)
 	n.acl = di.acl
-	n.dev = p.st.dirInfo(filepath.Dir(n.real)).dev
+	n.dev = p.st.dirInfo(cleanDir(n.real)).dev
 }
 
 func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
@@ -230,7 +230,7 @@ func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
 		for _, a := range n.parts() {
 			fetch = fetch || needsPrefetch(a)
 		}
-		in := filepath.Dir(n.real)
+		in := cleanDir(n.real)
 		if fetch {
 			in = s.storeDir(n.real)
 			p.addJob(n, in)
@@ -260,9 +260,9 @@ func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
 		default:
 			return fmt.Errorf("%s: %s exists there and overwrite is false", rel, cur)
 		}
-		p.place(n, filepath.Dir(n.real))
+		p.place(n, cleanDir(n.real))
 		if cur == kMissing {
-			pi := s.dirInfo(filepath.Dir(n.real))
+			pi := s.dirInfo(cleanDir(n.real))
 			s.newDirs[n.real] = dirInfo{gid: s.newGID(pi), setgid: pi.setgid, acl: pi.acl, dev: pi.dev}
 		}
 	case !n.hard:
@@ -286,7 +286,7 @@ func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
 		default:
 			return fmt.Errorf("%s: %s exists there and overwrite is false", rel, cur)
 		}
-		p.place(n, filepath.Dir(n.real))
+		p.place(n, cleanDir(n.real))
 	default: // hard link
 		tp := n.target
 		if !path.IsAbs(tp) {
@@ -316,7 +316,7 @@ func (p *plan) planNode(ctx context.Context, c *stages.Context, n *node) error {
 			}
 			return fmt.Errorf("%s: %s exists there that is not a hard link to %s, and overwrite is false", rel, cur, s.rel(n.target))
 		}
-		p.place(n, filepath.Dir(n.real))
+		p.place(n, cleanDir(n.real))
 	}
 	return nil
 }
@@ -629,7 +629,7 @@ func (p *plan) applyDir(n *node, uid, gid int) error {
 	// mkdir honours the permission bits and the sticky bit; setgid comes
 	// from a setgid parent
 	created := want & 0o1777
-	if p.st.dirInfo(filepath.Dir(n.real)).setgid {
+	if p.st.dirInfo(cleanDir(n.real)).setgid {
 		created |= unix.S_ISGID
 	}
 	if err := mkdirOnce(n.real, want&0o1777); err != nil {

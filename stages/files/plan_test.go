@@ -289,3 +289,27 @@ func TestSelinuxType(t *testing.T) {
 }
 
 func secureJoinRef(root, p string) (string, error) { return system.SecureJoin(root, p) }
+
+// TestCleanDirIsDir: on clean paths cleanDir is filepath.Dir, and
+// isAncestor agrees with walking filepath.Dir upwards.
+func TestCleanDirIsDir(t *testing.T) {
+	for _, p := range []string{"/", "/a", "/a/b", "/a/b/c.txt", "mnt", "mnt/x", "tmp/root/etc/passwd", ".", "a/b"} {
+		if got, want := cleanDir(p), filepath.Dir(p); got != want {
+			t.Errorf("cleanDir(%q) = %q, filepath.Dir %q", p, got, want)
+		}
+		for _, a := range []string{"/", "/a", "/a/b", "/ab", "mnt", "tmp/root", "a"} {
+			want := false
+			for d := filepath.Dir(p); ; d = filepath.Dir(d) {
+				if d == a && p != a {
+					want = true
+				}
+				if d == filepath.Dir(d) {
+					break
+				}
+			}
+			if got := isAncestor(a, p); got != want {
+				t.Errorf("isAncestor(%q, %q) = %v, want %v", a, p, got, want)
+			}
+		}
+	}
+}

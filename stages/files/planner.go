@@ -95,7 +95,7 @@ func (s *planner) lstat(p string) diskEntry {
 	}
 	var e diskEntry
 	// below a missing path or a non-directory nothing can exist
-	if d := filepath.Dir(p); d != p {
+	if d := cleanDir(p); d != p {
 		if pe, ok := s.disk[d]; ok && (pe.k == kMissing || pe.k == kFile || pe.k == kOther) {
 			s.disk[p] = e
 			return e
@@ -127,7 +127,7 @@ func (s *planner) state(real string) (kind, fs.FileInfo) {
 	if k, ok := s.created[real]; ok {
 		return k, nil
 	}
-	for a := real; s.inside(a); a = filepath.Dir(a) {
+	for a := real; s.inside(a); a = cleanDir(a) {
 		if s.removed[a] {
 			return kMissing, nil
 		}
@@ -183,7 +183,7 @@ func hasDefaultACL(d string) bool {
 // non-directory.
 func (s *planner) parents(real, cfgPath string) ([]string, error) {
 	var missing []string
-	for dir := filepath.Dir(real); s.inside(dir); dir = filepath.Dir(dir) {
+	for dir := cleanDir(real); s.inside(dir); dir = cleanDir(dir) {
 		k, _ := s.state(dir)
 		if k == kMissing {
 			missing = append(missing, dir)
@@ -204,7 +204,7 @@ func (s *planner) parents(real, cfgPath string) ([]string, error) {
 // 0755, root-owned) and returns them.
 func (s *planner) createDirs(dirs []string) {
 	for _, d := range dirs {
-		pi := s.dirInfo(filepath.Dir(d))
+		pi := s.dirInfo(cleanDir(d))
 		s.created[d] = kDir
 		s.newDirs[d] = dirInfo{gid: s.newGID(pi), setgid: pi.setgid, acl: pi.acl, dev: pi.dev}
 	}
@@ -223,9 +223,9 @@ func (s *planner) newGID(parent dirInfo) int {
 // stays, else the nearest such ancestor (on the same filesystem, since
 // everything below it is created by the plan).
 func (s *planner) storeDir(real string) string {
-	d := filepath.Dir(real)
+	d := cleanDir(real)
 	for s.inside(d) && !s.onDiskDir(d) {
-		d = filepath.Dir(d)
+		d = cleanDir(d)
 	}
 	return d
 }
@@ -236,16 +236,17 @@ func (s *planner) storeDir(real string) string {
 // The one exception: an on-disk link the plan replaces with a directory;
 // the path then lands inside that new directory, and that is returned.
 func (s *planner) checkLinks(real, cfgPath string) (string, error) {
-	ancestors := map[string]bool{}
-	for a := filepath.Dir(real); s.inside(a); a = filepath.Dir(a) {
-		ancestors[a] = true
+	for a := cleanDir(real); s.inside(a); a = cleanDir(a) {
 		if s.created[a] == kSymlink {
 			return "", fmt.Errorf("%s: leading component %s is a symbolic link created by this config", cfgPath, s.rel(a))
 		}
 	}
 	lex := filepath.Join(s.root, cfgPath)
-	for a := filepath.Dir(lex); s.inside(a); a = filepath.Dir(a) {
-		if ancestors[a] {
+	if lex == real {
+		return real, nil // no link on the way
+	}
+	for a := cleanDir(lex); s.inside(a); a = cleanDir(a) {
+		if isAncestor(a, real) {
 			continue
 		}
 		// the resolution left the lexical path here: a is a link on disk
@@ -257,6 +258,28 @@ func (s *planner) checkLinks(real, cfgPath string) (string, error) {
 		}
 	}
 	return real, nil
+}
+
+// isAncestor reports whether clean path a is a proper ancestor of p.
+func isAncestor(a, p string) bool {
+	if a == "/" {
+		return p != "/" && strings.HasPrefix(p, "/")
+	}
+	return len(p) > len(a) && p[len(a)] == '/' && p[:len(a)] == a
+}
+
+// cleanDir is filepath.Dir of a clean path (every path the planner
+// handles is joined below a cleaned root): the text before the last '/',
+// without filepath.Dir's Clean, which planning thousands of entries felt.
+func cleanDir(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	switch {
+	case i < 0:
+		return "."
+	case i == 0:
+		return "/"
+	}
+	return p[:i]
 }
 
 func (s *planner) rel(real string) string {
