@@ -36,13 +36,13 @@ func (t *Txn) idRange(kind string, sys bool) (min, max, prefMin int64, err error
 // id in use within the range (wrapping to the lowest free one), for system
 // accounts, one below the lowest id in use within the range, else from the
 // top down. 65535 and 4294967295 are never handed out.
-func (t *Txn) newID(kind string, sys bool, used map[int64]bool, preferred *int64) (int64, error) {
+func (t *Txn) newID(kind string, sys bool, used map[int64]int, preferred *int64) (int64, error) {
 	min, max, prefMin, err := t.idRange(kind, sys)
 	if err != nil {
 		return 0, err
 	}
 	usable := func(id, lo, hi int64) bool {
-		return id >= lo && id <= hi && id != 65535 && id != 4294967295 && !used[id] && !t.reserved[kind][id]
+		return id >= lo && id <= hi && id != 65535 && id != 4294967295 && used[id] == 0 && !t.reserved[kind][id]
 	}
 	if preferred != nil && usable(*preferred, prefMin, max) {
 		return *preferred, nil
@@ -117,17 +117,6 @@ func (t *Txn) Reserve(ops []Op) {
 			}
 		}
 	}
-}
-
-func usedIDs(tb *table, field int) map[int64]bool {
-	m := map[int64]bool{}
-	for _, e := range tb.lines {
-		if e.f != nil {
-			v, _ := strconv.ParseInt(e.f[field], 10, 64)
-			m[v] = true
-		}
-	}
-	return m
 }
 
 // subRange finds a free subordinate id range the way shadow's

@@ -35,6 +35,10 @@ type table struct {
 	changed bool
 	raw     []byte
 	st      fs.FileInfo
+	// ids counts, per numeric field asked for by usedIDs, how many
+	// entries carry each id; add, appendEnd, remove and set keep it
+	// current, so that adding N accounts reads the table once, not N times
+	ids map[int]map[int64]int
 }
 
 // entry is one line. f is nil for a line that did not parse.
@@ -86,6 +90,7 @@ func (t *table) find(name string) *entry {
 func (t *table) add(f []string) *entry {
 	e := &entry{f: f, changed: true}
 	t.changed = true
+	t.track(f, 1)
 	for i, l := range t.lines {
 		if l.f == nil && l.raw != "" && (l.raw[0] == '+' || l.raw[0] == '-') {
 			t.lines = append(t.lines[:i], append([]*entry{e}, t.lines[i:]...)...)
@@ -100,6 +105,7 @@ func (t *table) add(f []string) *entry {
 func (t *table) appendEnd(f []string) {
 	t.lines = append(t.lines, &entry{f: f, changed: true})
 	t.changed = true
+	t.track(f, 1)
 }
 
 func (t *table) remove(e *entry) {
@@ -107,6 +113,7 @@ func (t *table) remove(e *entry) {
 		if l == e {
 			t.lines = append(t.lines[:i], t.lines[i+1:]...)
 			t.changed = true
+			t.track(e.f, -1)
 			return
 		}
 	}
@@ -119,9 +126,51 @@ func (t *table) set(e *entry, i int, v string) {
 	if e.f[i] == v {
 		return
 	}
+	if m, ok := t.ids[i]; ok {
+		count(m, e.f[i], -1)
+		count(m, v, 1)
+	}
 	e.f[i] = v
 	e.changed = true
 	t.changed = true
+}
+
+// usedIDs returns the ids in field (a numeric one) of the table's
+// entries, each with the number of entries that carry it (an unparsable
+// field counts as 0, as before). The map is the table's own, kept
+// current as entries change: read it, never write it.
+func (t *table) usedIDs(field int) map[int64]int {
+	if m, ok := t.ids[field]; ok {
+		return m
+	}
+	m := map[int64]int{}
+	for _, e := range t.lines {
+		if e.f != nil {
+			count(m, e.f[field], 1)
+		}
+	}
+	if t.ids == nil {
+		t.ids = map[int]map[int64]int{}
+	}
+	t.ids[field] = m
+	return m
+}
+
+// track counts entry fields f in (d 1) or out (d -1) of the id counts.
+func (t *table) track(f []string, d int) {
+	if f == nil {
+		return
+	}
+	for field, m := range t.ids {
+		count(m, f[field], d)
+	}
+}
+
+func count(m map[int64]int, id string, d int) {
+	v, _ := strconv.ParseInt(id, 10, 64)
+	if m[v] += d; m[v] <= 0 {
+		delete(m, v)
+	}
 }
 
 func (t *table) bytes() []byte {

@@ -218,11 +218,11 @@ func (t *Txn) AddUser(u User) (Change, error) {
 			groups = append(groups, g.f[0])
 		}
 	}
-	usedU := usedIDs(t.passwd, 2)
+	usedU := t.passwd.usedIDs(2)
 	var uid int64
 	if u.UID != nil {
 		uid = int64(*u.UID)
-		if usedU[uid] {
+		if usedU[uid] > 0 {
 			return ch, fmt.Errorf("user %q: UID %d %w", u.Name, uid, ErrExists)
 		}
 	} else {
@@ -233,7 +233,7 @@ func (t *Txn) AddUser(u User) (Change, error) {
 	}
 	if userGroup {
 		var err error
-		if gid, err = t.newID("GID", u.System, usedIDs(t.group, 2), &uid); err != nil {
+		if gid, err = t.newID("GID", u.System, t.group.usedIDs(2), &uid); err != nil {
 			return ch, fmt.Errorf("user %q: %w", u.Name, err)
 		}
 	}
@@ -384,7 +384,7 @@ func (t *Txn) ModifyUser(u User) (Change, error) {
 	uflg := u.UID != nil && int64(*u.UID) != oldUID
 	if uflg {
 		newUID = int64(*u.UID)
-		if usedIDs(t.passwd, 2)[newUID] {
+		if t.passwd.usedIDs(2)[newUID] > 0 {
 			return ch, fmt.Errorf("user %q: UID %d %w", u.Name, newUID, ErrExists)
 		}
 	}
@@ -595,11 +595,11 @@ func (t *Txn) AddGroup(g Group) (Change, error) {
 	if t.groupEntry(g.Name) != nil {
 		return ch, fmt.Errorf("group %q: %w", g.Name, ErrExists)
 	}
-	used := usedIDs(t.group, 2)
+	used := t.group.usedIDs(2)
 	var gid int64
 	if g.GID != nil {
 		gid = int64(*g.GID)
-		if used[gid] {
+		if used[gid] > 0 {
 			return ch, fmt.Errorf("group %q: GID %d %w", g.Name, gid, ErrExists)
 		}
 	} else {
@@ -640,7 +640,7 @@ func (t *Txn) ModifyGroup(g Group) (Change, error) {
 	ch.GID = int(old)
 	if g.GID != nil && int64(*g.GID) != old {
 		ng := int64(*g.GID)
-		if usedIDs(t.group, 2)[ng] {
+		if t.group.usedIDs(2)[ng] > 0 {
 			return ch, fmt.Errorf("group %q: GID %d %w", g.Name, ng, ErrExists)
 		}
 		t.group.set(e, 2, strconv.FormatInt(ng, 10))
