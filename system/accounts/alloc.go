@@ -36,23 +36,21 @@ func (t *Txn) idRange(kind string, sys bool) (min, max, prefMin int64, err error
 // id in use within the range (wrapping to the lowest free one), for system
 // accounts, one below the lowest id in use within the range, else from the
 // top down. 65535 and 4294967295 are never handed out.
-func (t *Txn) newID(kind string, sys bool, used map[int64]int, preferred *int64) (int64, error) {
+func (t *Txn) newID(kind string, sys bool, used *idSet, preferred *int64) (int64, error) {
 	min, max, prefMin, err := t.idRange(kind, sys)
 	if err != nil {
 		return 0, err
 	}
 	usable := func(id, lo, hi int64) bool {
-		return id >= lo && id <= hi && id != 65535 && id != 4294967295 && used[id] == 0 && !t.reserved[kind][id]
+		return id >= lo && id <= hi && id != 65535 && id != 4294967295 && !used.has(id) && !t.reserved[kind][id]
 	}
 	if preferred != nil && usable(*preferred, prefMin, max) {
 		return *preferred, nil
 	}
 	if sys {
 		lowest := max
-		for id := range used {
-			if id <= lowest && id >= min {
-				lowest = id - 1
-			}
+		if id, ok := used.lowestIn(min, max); ok {
+			lowest = id - 1
 		}
 		if lowest < min {
 			lowest = max
@@ -71,10 +69,8 @@ func (t *Txn) newID(kind string, sys bool, used map[int64]int, preferred *int64)
 		}
 	} else {
 		highest := min
-		for id := range used {
-			if id >= highest && id <= max {
-				highest = id + 1
-			}
+		if id, ok := used.highestIn(min, max); ok {
+			highest = id + 1
 		}
 		if highest > max {
 			highest = min
@@ -130,6 +126,7 @@ func (t *Txn) subRange(tb *table, kind string) (int64, int64, error) {
 	if min > max || count >= max || min+count-1 > max {
 		return 0, 0, fmt.Errorf("invalid configuration: SUB_%s_MIN (%d), SUB_%s_MAX (%d), SUB_%s_COUNT (%d)", kind, min, kind, max, kind, count)
 	}
+	tb.byName, tb.nisFrom = nil, 0 // reordered
 	sort.SliceStable(tb.lines, func(i, j int) bool {
 		a, b := tb.lines[i], tb.lines[j]
 		if a.f == nil || b.f == nil {

@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -38,7 +39,14 @@ type table struct {
 	// ids counts, per numeric field asked for by usedIDs, how many
 	// entries carry each id; add, appendEnd, remove and set keep it
 	// current, so that adding N accounts reads the table once, not N times
-	ids map[int]map[int64]int
+	ids map[int]*idSet
+	// byName is the first entry of each name, built on the first find and
+	// kept current by add, appendEnd and remove (nil: not built, or
+	// dropped after the lines were reordered)
+	byName map[string]*entry
+	// nisFrom: no NIS line ("+…", "-…") comes before lines[nisFrom], so
+	// add looks for the first one from there
+	nisFrom int
 }
 
 // entry is one line. f is nil for a line that did not parse.
@@ -78,12 +86,30 @@ func parseTable(rel string, b []byte, n int, valid func([]string) bool) *table {
 }
 
 func (t *table) find(name string) *entry {
-	for _, e := range t.lines {
-		if e.f != nil && e.f[0] == name {
-			return e
+	if t.byName == nil {
+		t.byName = map[string]*entry{}
+		for _, e := range t.lines {
+			if e.f != nil {
+				if _, ok := t.byName[e.f[0]]; !ok {
+					t.byName[e.f[0]] = e
+				}
+			}
 		}
 	}
-	return nil
+	return t.byName[name]
+}
+
+// named records a new entry e in the name index; an entry of that name
+// already there may now come after e, so the index is rebuilt.
+func (t *table) named(e *entry) {
+	if t.byName == nil {
+		return
+	}
+	if _, ok := t.byName[e.f[0]]; ok {
+		t.byName = nil
+		return
+	}
+	t.byName[e.f[0]] = e
 }
 
 // add inserts a new entry before the first NIS line, as commonio does.
@@ -91,29 +117,42 @@ func (t *table) add(f []string) *entry {
 	e := &entry{f: f, changed: true}
 	t.changed = true
 	t.track(f, 1)
-	for i, l := range t.lines {
-		if l.f == nil && l.raw != "" && (l.raw[0] == '+' || l.raw[0] == '-') {
-			t.lines = append(t.lines[:i], append([]*entry{e}, t.lines[i:]...)...)
+	t.named(e)
+	for i := t.nisFrom; i < len(t.lines); i++ {
+		if l := t.lines[i]; l.f == nil && l.raw != "" && (l.raw[0] == '+' || l.raw[0] == '-') {
+			t.lines = slices.Insert(t.lines, i, e)
+			t.nisFrom = i + 1
 			return e
 		}
 	}
 	t.lines = append(t.lines, e)
+	t.nisFrom = len(t.lines)
 	return e
 }
 
 // appendEnd adds an entry at the very end (commonio_append, subordinate ids).
 func (t *table) appendEnd(f []string) {
-	t.lines = append(t.lines, &entry{f: f, changed: true})
+	e := &entry{f: f, changed: true}
+	t.lines = append(t.lines, e)
 	t.changed = true
 	t.track(f, 1)
+	if t.byName != nil {
+		if _, ok := t.byName[f[0]]; !ok {
+			t.byName[f[0]] = e // the last line: an entry of that name stays first
+		}
+	}
 }
 
 func (t *table) remove(e *entry) {
 	for i, l := range t.lines {
 		if l == e {
 			t.lines = append(t.lines[:i], t.lines[i+1:]...)
+			t.nisFrom = min(t.nisFrom, i)
 			t.changed = true
 			t.track(e.f, -1)
+			if e.f != nil && t.byName != nil && t.byName[e.f[0]] == e {
+				t.byName = nil // another entry of that name may follow
+			}
 			return
 		}
 	}
@@ -126,9 +165,9 @@ func (t *table) set(e *entry, i int, v string) {
 	if e.f[i] == v {
 		return
 	}
-	if m, ok := t.ids[i]; ok {
-		count(m, e.f[i], -1)
-		count(m, v, 1)
+	if ids, ok := t.ids[i]; ok {
+		ids.count(e.f[i], -1)
+		ids.count(v, 1)
 	}
 	e.f[i] = v
 	e.changed = true
@@ -136,41 +175,83 @@ func (t *table) set(e *entry, i int, v string) {
 }
 
 // usedIDs returns the ids in field (a numeric one) of the table's
-// entries, each with the number of entries that carry it (an unparsable
-// field counts as 0, as before). The map is the table's own, kept
-// current as entries change: read it, never write it.
-func (t *table) usedIDs(field int) map[int64]int {
-	if m, ok := t.ids[field]; ok {
-		return m
+// entries (an unparsable field counts as id 0, as shadow's atoi would).
+// The set is the table's own, kept current as entries change: read it,
+// never change it.
+func (t *table) usedIDs(field int) *idSet {
+	if s, ok := t.ids[field]; ok {
+		return s
 	}
-	m := map[int64]int{}
+	s := &idSet{n: map[int64]int{}}
 	for _, e := range t.lines {
 		if e.f != nil {
-			count(m, e.f[field], 1)
+			s.count(e.f[field], 1)
 		}
 	}
 	if t.ids == nil {
-		t.ids = map[int]map[int64]int{}
+		t.ids = map[int]*idSet{}
 	}
-	t.ids[field] = m
-	return m
+	t.ids[field] = s
+	return s
 }
 
-// track counts entry fields f in (d 1) or out (d -1) of the id counts.
+// track counts entry fields f in (d 1) or out (d -1) of the id sets.
 func (t *table) track(f []string, d int) {
 	if f == nil {
 		return
 	}
-	for field, m := range t.ids {
-		count(m, f[field], d)
+	for field, s := range t.ids {
+		s.count(f[field], d)
 	}
 }
 
-func count(m map[int64]int, id string, d int) {
-	v, _ := strconv.ParseInt(id, 10, 64)
-	if m[v] += d; m[v] <= 0 {
-		delete(m, v)
+// idSet is the ids of one field of a table: how many entries carry each,
+// and those in use in order, so that allocating an id above the highest
+// (or below the lowest) in a range needs no walk over every entry.
+type idSet struct {
+	n      map[int64]int
+	sorted []int64 // the ids with n > 0, ascending
+}
+
+func (s *idSet) has(id int64) bool { return s.n[id] > 0 }
+
+func (s *idSet) count(field string, d int) {
+	id, _ := strconv.ParseInt(field, 10, 64)
+	was := s.n[id]
+	now := was + d
+	if now <= 0 {
+		delete(s.n, id)
+	} else {
+		s.n[id] = now
 	}
+	i, found := slices.BinarySearch(s.sorted, id)
+	switch {
+	case now > 0 && !found:
+		s.sorted = slices.Insert(s.sorted, i, id)
+	case now <= 0 && found:
+		s.sorted = slices.Delete(s.sorted, i, i+1)
+	}
+}
+
+// lowestIn and highestIn return the lowest and the highest id in use
+// within [lo, hi], if any.
+func (s *idSet) lowestIn(lo, hi int64) (int64, bool) {
+	i, _ := slices.BinarySearch(s.sorted, lo)
+	if i == len(s.sorted) || s.sorted[i] > hi {
+		return 0, false
+	}
+	return s.sorted[i], true
+}
+
+func (s *idSet) highestIn(lo, hi int64) (int64, bool) {
+	i, found := slices.BinarySearch(s.sorted, hi)
+	if found {
+		return hi, hi >= lo
+	}
+	if i == 0 || s.sorted[i-1] < lo {
+		return 0, false
+	}
+	return s.sorted[i-1], true
 }
 
 func (t *table) bytes() []byte {

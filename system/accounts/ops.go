@@ -222,7 +222,7 @@ func (t *Txn) AddUser(u User) (Change, error) {
 	var uid int64
 	if u.UID != nil {
 		uid = int64(*u.UID)
-		if usedU[uid] > 0 {
+		if usedU.has(uid) {
 			return ch, fmt.Errorf("user %q: UID %d %w", u.Name, uid, ErrExists)
 		}
 	} else {
@@ -272,13 +272,17 @@ func (t *Txn) AddUser(u User) (Change, error) {
 		}
 		t.shadow.add([]string{u.Name, pw, t.today(), min, max, warn, inact, expire, ""})
 	}
-	// supplementary groups, in both group and gshadow
+	// supplementary groups, in both group and gshadow (every entry of a
+	// listed name, as useradd does)
 	for _, e := range t.group.lines {
+		if len(seen) == 0 {
+			break
+		}
 		if e.f != nil && seen[e.f[0]] && !hasMember(e.f[3], u.Name) {
 			t.group.set(e, 3, addMember(e.f[3], u.Name))
 		}
 	}
-	if t.shadowGrp() {
+	if t.shadowGrp() && len(seen) > 0 {
 		for _, e := range t.gshadow.lines {
 			if e.f != nil && seen[e.f[0]] && !hasMember(e.f[3], u.Name) {
 				t.gshadow.set(e, 3, addMember(e.f[3], u.Name))
@@ -384,7 +388,7 @@ func (t *Txn) ModifyUser(u User) (Change, error) {
 	uflg := u.UID != nil && int64(*u.UID) != oldUID
 	if uflg {
 		newUID = int64(*u.UID)
-		if t.passwd.usedIDs(2)[newUID] > 0 {
+		if t.passwd.usedIDs(2).has(newUID) {
 			return ch, fmt.Errorf("user %q: UID %d %w", u.Name, newUID, ErrExists)
 		}
 	}
@@ -599,7 +603,7 @@ func (t *Txn) AddGroup(g Group) (Change, error) {
 	var gid int64
 	if g.GID != nil {
 		gid = int64(*g.GID)
-		if used[gid] > 0 {
+		if used.has(gid) {
 			return ch, fmt.Errorf("group %q: GID %d %w", g.Name, gid, ErrExists)
 		}
 	} else {
@@ -640,7 +644,7 @@ func (t *Txn) ModifyGroup(g Group) (Change, error) {
 	ch.GID = int(old)
 	if g.GID != nil && int64(*g.GID) != old {
 		ng := int64(*g.GID)
-		if t.group.usedIDs(2)[ng] > 0 {
+		if t.group.usedIDs(2).has(ng) {
 			return ch, fmt.Errorf("group %q: GID %d %w", g.Name, ng, ErrExists)
 		}
 		t.group.set(e, 2, strconv.FormatInt(ng, 10))
