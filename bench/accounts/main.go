@@ -10,7 +10,8 @@
 //     (what flint did before, and what Ignition does);
 //   - floor: `tar -x` of the resulting /etc and /home (+ sync).
 //
-// It also counts the processes flint started (strace -f -e execve).
+// It also counts the processes flint started (strace -f -e execve), and
+// times 1,000 and 2,000 users to show that adding accounts is linear.
 //
 // Usage: go run ./bench/accounts [-flint bin/flint] [-runs 3]
 package main
@@ -144,7 +145,7 @@ func run(bin string, runs int) error {
 	if err := os.WriteFile(cfg, config(), 0o600); err != nil {
 		return err
 	}
-	apply := func(root string, strace string) error {
+	applyCfg := func(root, strace, cfg string) error {
 		args := []string{bin, "apply", "--root", root, cfg}
 		name := bin
 		if strace != "" {
@@ -159,6 +160,7 @@ func run(bin string, runs int) error {
 		}
 		return nil
 	}
+	apply := func(root, strace string) error { return applyCfg(root, strace, cfg) }
 	best := map[string]time.Duration{}
 	procs := map[string]int{}
 	tarball := filepath.Join(work, "result.tar")
@@ -226,5 +228,43 @@ func run(bin string, runs int) error {
 				"0 processes", p == "0")
 		}
 	}
+	// scaling: N users with a home each, added to the same root; each
+	// account must cost the same however many came before it
+	var scale [2]time.Duration
+	for k, n := range []int{1000, 2000} {
+		path := filepath.Join(work, fmt.Sprintf("users%d.ign", n))
+		if err := os.WriteFile(path, manyUsers(n), 0o600); err != nil {
+			return err
+		}
+		for range runs {
+			root, done, err := fresh(work, false)
+			if err != nil {
+				return err
+			}
+			d, err := timed(func() error { return applyCfg(root, "", path) })
+			done()
+			if err != nil {
+				return err
+			}
+			if scale[k] == 0 || d < scale[k] {
+				scale[k] = d
+			}
+		}
+	}
+	growth := float64(scale[1]) / float64(scale[0])
+	fmt.Printf("  1,000 users %s, 2,000 users %s: x%.2f (linear: ~2)\n", scale[0].Round(time.Millisecond), scale[1].Round(time.Millisecond), growth)
+	summary.Add("accounts 2,000 / 1,000 users", fmt.Sprintf("%.2fx (%d / %d ms)", growth, scale[1].Milliseconds(), scale[0].Milliseconds()),
+		"linear (~2x; quadratic would be ~4x)", growth < 3)
 	return nil
+}
+
+// manyUsers is a config of n users with nothing but a name (a home from
+// /etc/skel each, ids allocated).
+func manyUsers(n int) []byte {
+	users := make([]any, n)
+	for i := range users {
+		users[i] = map[string]any{"name": fmt.Sprintf("u%05d", i)}
+	}
+	b, _ := json.Marshal(map[string]any{"ignition": map[string]any{"version": "3.4.0"}, "passwd": map[string]any{"users": users}})
+	return b
 }
