@@ -36,7 +36,7 @@ func fastData(raw string) ([]byte, bool) {
 		}
 		return out[:n], true
 	}
-	return unescapeData(data)
+	return unescapeData(data, true)
 }
 
 // splitData returns the data of a data URL in a form fastData decodes:
@@ -73,7 +73,12 @@ func splitData(raw string) (data string, b64, ok bool) {
 // inline file of a config, and the files stage decodes each again).
 func CheckDataURL(raw string) error {
 	if data, b64, ok := splitData(raw); ok {
-		if b64 && padded(data) || !b64 && escapedOK(data) {
+		if b64 {
+			ok = padded(data)
+		} else {
+			_, ok = unescapeData(data, false)
+		}
+		if ok {
 			return nil
 		}
 	}
@@ -95,45 +100,32 @@ func padded(s string) bool {
 	return true
 }
 
-// escapedOK reports whether unescapeData takes s.
-func escapedOK(s string) bool {
+// unescapeData percent-decodes s; a malformed escape or a byte outside
+// printable ASCII is not taken. With keep false it only checks (nil out).
+func unescapeData(s string, keep bool) ([]byte, bool) {
+	var out []byte
+	if keep {
+		out = make([]byte, 0, len(s))
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x21 || c > 0x7e {
-			return false
+			return nil, false
 		}
 		if c == '%' {
-			if i+2 >= len(s) || unhex(s[i+1]) < 0 || unhex(s[i+2]) < 0 {
-				return false
+			if i+2 >= len(s) {
+				return nil, false
 			}
+			h, l := unhex(s[i+1]), unhex(s[i+2])
+			if h < 0 || l < 0 {
+				return nil, false
+			}
+			c = byte(h<<4 | l)
 			i += 2
 		}
-	}
-	return true
-}
-
-// unescapeData percent-decodes s; a malformed escape or a byte outside
-// printable ASCII is not taken.
-func unescapeData(s string) ([]byte, bool) {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e {
-			return nil, false
-		}
-		if c != '%' {
+		if keep {
 			out = append(out, c)
-			continue
 		}
-		if i+2 >= len(s) {
-			return nil, false
-		}
-		h, l := unhex(s[i+1]), unhex(s[i+2])
-		if h < 0 || l < 0 {
-			return nil, false
-		}
-		out = append(out, byte(h<<4|l))
-		i += 2
 	}
 	return out, true
 }

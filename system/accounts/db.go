@@ -159,9 +159,6 @@ func (t *table) remove(e *entry) {
 }
 
 func (t *table) set(e *entry, i int, v string) {
-	if e.f[i] == v && e.changed {
-		return
-	}
 	if e.f[i] == v {
 		return
 	}
