@@ -509,6 +509,65 @@ func TestResetMidBodyRestartsCleanly(t *testing.T) {
 	}
 }
 
+// A gzip body read from the network goes through a read-ahead: a reset
+// half-way is still a transfer error, retried from the start, and
+// corrupt data is still final, with the rest of the body never awaited.
+func TestGzipBodyErrorsOverHTTP(t *testing.T) {
+	content := pseudo(3 << 20)
+	packed := gz(t, content)
+	srv, n := resetServer(t, packed, 2)
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "out")
+	f := newFetcher(t, Options{})
+	if err := f.FetchToFile(bg(), Source{URL: srv.URL, Compression: "gzip", Hash: sha512Of(content)}, dst, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, content) || n.Load() != 3 {
+		t.Fatalf("content mismatch (%d bytes) after %d attempts", len(got), n.Load())
+	}
+	if names := dirEntries(t, dir); len(names) != 1 {
+		t.Fatalf("leftovers: %v", names)
+	}
+
+	// Corrupt data, then a server that never sends the rest: the error
+	// comes at once and is not retried.
+	bad := bytes.Clone(packed)
+	bad[1<<10] ^= 0xff
+	var hits atomic.Int32
+	release := make(chan struct{})
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Length", fmt.Sprint(len(bad)))
+		w.Write(bad[:len(bad)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stall.Close()
+	defer close(release)
+	done := make(chan error, 1)
+	go func() {
+		done <- f.FetchToFile(bg(), Source{URL: stall.URL, Compression: "gzip", Hash: sha512Of(content)}, dst, 0o644)
+	}()
+	select {
+	case err := <-done:
+		mustContain(t, err, "decompressing")
+		if hits.Load() != 1 {
+			t.Fatalf("corrupt gzip was fetched %d times", hits.Load())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a corrupt gzip body waited for the rest of a stalled transfer")
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, content) {
+		t.Fatal("the failed fetch changed the target")
+	}
+	if names := dirEntries(t, dir); len(names) != 1 {
+		t.Fatalf("leftovers: %v", names)
+	}
+}
+
 func TestTruncatedBodyNeverSucceeds(t *testing.T) {
 	content := pseudo(1 << 20)
 	srv, _ := resetServer(t, content, 1<<30)

@@ -289,7 +289,7 @@ func (f *Fetcher) fetch(ctx context.Context, src Source, s sink) error {
 				pr.size = sb.size
 			}
 		}
-		return process(red, body, src.Compression, hs, s, pr, f.chunks)
+		return process(red, body, src.Compression, NeedsNetwork(src.URL), hs, s, pr, f.chunks)
 	})
 }
 
@@ -445,12 +445,21 @@ func (p *progress) done() {
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // process runs one attempt's content through decompression, hashing and
-// the sink.
-func process(red string, body io.Reader, compression string, hs *hashSpec, s sink, pr *progress, budget *chunkBudget) error {
+// the sink. remote tells a body read from the network.
+func process(red string, body io.Reader, compression string, remote bool, hs *hashSpec, s sink, pr *progress, budget *chunkBudget) error {
 	if !s.reset() {
 		return fmt.Errorf("%s: cannot restart a partially written transfer", red)
 	}
-	tr := &trackReader{r: body, pr: pr}
+	raw := body
+	if compression == "gzip" && remote {
+		// Receiving from a socket costs the inflater's thread, which
+		// bounds the whole transfer, as much system time again as it
+		// spends inflating; another thread takes that part.
+		ra := newReadAhead(body)
+		defer ra.stop()
+		raw = ra
+	}
+	tr := &trackReader{r: raw, pr: pr}
 	var r io.Reader = tr
 	if compression == "gzip" {
 		// The inflater reads through a large buffer: fewer, bigger reads
@@ -711,6 +720,102 @@ func pump(r io.Reader, h hash.Hash, w io.Writer, budget *chunkBudget, lead lead)
 		return &writeError{werr}
 	}
 	return rerr
+}
+
+// readAhead reads a source on its own goroutine, up to readAheadChunks
+// chunks ahead of its one reader. Each Read of the source fills a chunk;
+// the source's error (io.EOF included) reaches the reader after the data
+// before it, and nothing after it is read. The goroutine touches only the
+// source: progress and error tracking stay with the reader. A reader that
+// gives up calls stop; a Read of the source still under way then ends
+// with the caller's Close of the source.
+type readAhead struct {
+	full chan aheadChunk
+	free chan *chunk
+	quit chan struct{}
+	cur  *chunk // being read from, up to off
+	off  int
+	err  error // the source's error, once the reader reached it
+}
+
+type aheadChunk struct {
+	c   *chunk
+	err error
+}
+
+const readAheadChunks = 4
+
+func newReadAhead(src io.Reader) *readAhead {
+	ra := &readAhead{
+		full: make(chan aheadChunk, readAheadChunks),
+		free: make(chan *chunk, readAheadChunks),
+		quit: make(chan struct{}),
+	}
+	for range readAheadChunks {
+		ra.free <- chunkPool.Get().(*chunk)
+	}
+	go func() {
+		for {
+			var c *chunk
+			select {
+			case c = <-ra.free:
+			case <-ra.quit:
+				return
+			}
+			n, err := src.Read(c.b)
+			c.n = n
+			select {
+			case ra.full <- aheadChunk{c, err}:
+			case <-ra.quit:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ra
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for ra.cur == nil || ra.off == ra.cur.n {
+		if ra.cur != nil {
+			ra.free <- ra.cur // never blocks: the chunk came from free
+			ra.cur = nil
+		}
+		if ra.err != nil {
+			return 0, ra.err
+		}
+		m := <-ra.full
+		ra.cur, ra.off, ra.err = m.c, 0, m.err
+	}
+	n := copy(p, ra.cur.b[ra.off:ra.cur.n])
+	ra.off += n
+	return n, nil
+}
+
+// stop ends the read-ahead. Once the reader has reached the source's
+// error the goroutine is done and the chunks go back to the pool; before
+// that they are left to the collector, since one may still be filling.
+func (ra *readAhead) stop() {
+	close(ra.quit)
+	if ra.err == nil {
+		return
+	}
+	if ra.cur != nil {
+		chunkPool.Put(ra.cur)
+		ra.cur = nil
+	}
+	for {
+		select {
+		case c := <-ra.free:
+			chunkPool.Put(c)
+		case m := <-ra.full:
+			chunkPool.Put(m.c)
+		default:
+			return
+		}
+	}
 }
 
 // fill reads until b is full or r fails; io.EOF is returned only at the end.
