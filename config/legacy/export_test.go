@@ -26,12 +26,3 @@ func Parse2(raw []byte) (Config, semver.Version, config.Report, error) {
 	}
 	return parseOld(doc, spec, ver)
 }
-
-// ParseV1 parses a spec 1 config.
-func ParseV1(raw []byte) (V1Config, config.Report, error) {
-	doc, r, err := config.ReadDocument(raw)
-	if err != nil {
-		return V1Config{}, r, err
-	}
-	return parseV1(doc)
-}

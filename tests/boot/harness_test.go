@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -50,18 +49,6 @@ func requireRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("the boot tests need root (dracut, mkfs); run them as root like make test does")
 	}
-}
-
-func run(t testing.TB, dir string, env []string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, vm.Tail(string(out), 40))
-	}
-	return string(out)
 }
 
 // image returns the dracut initramfs shared by all boot tests (Initramfs:
